@@ -1,0 +1,38 @@
+# The template repository: render it, demo it, test it. `make help` lists the targets.
+VENV ?= .venv
+PYTHON := $(VENV)/bin/python
+BUILD := build
+SLUG := ctr-serving
+TEMPLATE := {{cookiecutter.project_slug}}
+TEMPLATE_FILES := $(shell find '$(TEMPLATE)' hooks cookiecutter.json -type f -not -path '*/__pycache__/*' 2>/dev/null | sed 's/ /\\ /g')
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help venv render demo test clean
+
+help: ## Show this help
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt $(TEMPLATE)/requirements.txt
+	test -x $(PYTHON) || python3 -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --upgrade pip
+	$(PYTHON) -m pip install --quiet -r requirements.txt
+	touch $@
+
+venv: $(VENV)/.installed ## Create .venv with the template's pinned tools (TensorFlow included)
+
+# Re-render only when the template changed; the rendered project keeps its own models/ and reports/.
+$(BUILD)/$(SLUG)/.rendered: $(VENV)/.installed $(TEMPLATE_FILES)
+	$(VENV)/bin/cookiecutter --no-input --overwrite-if-exists --skip-if-file-exists -o $(BUILD) .
+	touch $@
+
+render: $(BUILD)/$(SLUG)/.rendered ## Render the template with its defaults into build/
+
+demo: render ## Render, then train, export, verify, serve, load-test and stop in the generated project
+	$(MAKE) -C $(BUILD)/$(SLUG) demo VENV=$(abspath $(VENV))
+
+test: venv ## Run the template's tests (renders several variants and runs their suites)
+	$(PYTHON) -m pytest tests $(PYTEST_ARGS)
+
+clean: ## Remove build/ (rendered projects)
+	rm -rf $(BUILD)
