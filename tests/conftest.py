@@ -1,0 +1,49 @@
+"""Render the template once per answer set; tests share the renderings."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cookiecutter.main import cookiecutter
+
+REPO = Path(__file__).resolve().parents[1]
+VENV_PYTHON = Path(sys.executable)
+
+# Answer sets the template must handle; "default" is what `cookiecutter --no-input` gives.
+VARIANTS: dict[str, dict[str, str]] = {
+    "default": {},
+    "renamed": {
+        "project_name": "Ads Ranker",
+        "package_name": "ads_ranker",
+        "model_name": "click-model",
+        "rest_port": "18501",
+        "grpc_port": "18500",
+        "prometheus_port": "19090",
+        "grafana_port": "13000",
+        "max_batch_size": "32",
+    },
+    "gpu": {"project_name": "Gpu Ctr", "use_gpu": "yes"},
+}
+
+
+def render(output_dir: Path, answers: dict[str, str]) -> Path:
+    return Path(cookiecutter(str(REPO), no_input=True, extra_context=answers, output_dir=str(output_dir)))
+
+
+@pytest.fixture(scope="session", params=sorted(VARIANTS))
+def rendered(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    name = request.param
+    return name, render(tmp_path_factory.mktemp(f"render-{name}"), VARIANTS[name])
+
+
+def run_make(project: Path, *targets: str, extra: dict[str, str] | None = None, timeout: int = 1800) -> subprocess.CompletedProcess[str]:
+    """Run make in a rendered project with this repo's venv (one TensorFlow install for all variants)."""
+    env = {**os.environ, **(extra or {})}
+    return subprocess.run(
+        ["make", "-C", str(project), *targets, f"VENV={VENV_PYTHON.parent.parent}"],
+        env=env, text=True, capture_output=True, timeout=timeout,
+    )

@@ -1,0 +1,45 @@
+"""The pre-generation hook rejects bad answers with a message and renders nothing."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+
+COOKIECUTTER = [sys.executable, "-m", "cookiecutter", "--no-input"]
+
+
+@pytest.mark.parametrize(
+    ("answers", "message"),
+    [
+        (["package_name=1ctr"], "package_name '1ctr' is not a lower-case Python identifier"),
+        (["package_name=class"], "package_name 'class' is not a lower-case Python identifier"),
+        (["model_name=ctr/../../etc"], "is not URL-safe"),
+        (["model_name=my model"], "is not URL-safe"),
+        (["rest_port=70000"], "rest_port '70000' is not a port number"),
+        (["rest_port=http"], "rest_port 'http' is not a port number"),
+        (["grpc_port=8501"], "grpc_port 8501 clashes with rest_port"),
+        (["max_batch_size=0"], "max_batch_size '0' must be a positive integer"),
+        (["tfserving_version=latest"], "tfserving_version 'latest' must be a release"),
+    ],
+)
+def test_bad_answers_are_rejected_before_rendering(tmp_path: Path, answers: list[str], message: str) -> None:
+    result = subprocess.run(
+        [*COOKIECUTTER, "-o", str(tmp_path), str(REPO), *answers], text=True, capture_output=True
+    )
+    assert result.returncode != 0
+    assert message in result.stderr + result.stdout
+    assert not any(tmp_path.iterdir()), "a rejected answer set must not leave a half-rendered project"
+
+
+def test_good_answers_render(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [*COOKIECUTTER, "-o", str(tmp_path), str(REPO), "project_name=Good One", "model_name=m.v2"],
+        text=True, capture_output=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "good-one" / "good_one" / "cli.py").is_file()
