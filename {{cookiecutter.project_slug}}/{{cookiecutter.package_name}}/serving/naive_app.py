@@ -1,0 +1,41 @@
+"""The naive baseline the benchmark compares against: Flask calling Keras `model.predict()` per request.
+
+Deliberately what a first deployment often looks like (threaded dev server, one predict per
+request, no batching). Not for serving anything: `python -m <package>.serving.naive_app MODEL PORT`.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+
+def create_app(model_path: str):
+    import keras
+    from flask import Flask, jsonify, request
+
+    from .. import model as _registers_custom_layers  # noqa: F401  (Keras must know FieldAttention)
+
+    model = keras.saving.load_model(model_path)
+    app = Flask(__name__)
+
+    @app.get("/ready")
+    def ready():
+        return jsonify(ready=True)
+
+    @app.post("/predict")
+    def predict():
+        rows = request.get_json()["instances"]
+        inputs = {
+            "dense": np.array([row["dense"] for row in rows], dtype=np.float32),
+            "categorical": np.array([row["categorical"] for row in rows], dtype=object),
+        }
+        probabilities = model.predict(inputs, verbose=0)
+        return jsonify(predictions=np.asarray(probabilities).reshape(-1).tolist())
+
+    return app
+
+
+if __name__ == "__main__":
+    create_app(sys.argv[1]).run(host="127.0.0.1", port=int(sys.argv[2]), threaded=True)
