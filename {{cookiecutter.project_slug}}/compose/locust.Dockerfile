@@ -1,0 +1,5 @@
+# Image for the loadtest profile: Python with the project's pinned requirements. The project
+# itself is mounted at /project at run time, so code changes need no rebuild.
+FROM python:3.11-slim
+COPY requirements.txt /tmp/requirements.txt
+RUN pip install --no-cache-dir -r /tmp/requirements.txt

@@ -1,0 +1,114 @@
+"""The generated dashboards are current and well formed; push/annotate fail or no-op clearly."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from {{ cookiecutter.package_name }}.dashboards import grafana
+from {{ cookiecutter.package_name }}.dashboards.errors import DashboardError
+from {{ cookiecutter.package_name }}.dashboards.render import render_all
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_generated_json_is_not_stale() -> None:
+    for name, text in render_all().items():
+        path = PROJECT_ROOT / "dashboards" / name
+        assert path.is_file(), f"{path} missing: run `python -m {{ cookiecutter.package_name }} dashboards build`"
+        assert path.read_text(encoding="utf-8") == text, f"{path} is stale: run `dashboards build`"
+
+
+def test_check_command_fails_on_a_stale_file(tmp_path: Path) -> None:
+    run = lambda *args: subprocess.run([sys.executable, "-m", "{{ cookiecutter.package_name }}", "dashboards", *args, "--out", str(tmp_path)],
+                                       cwd=PROJECT_ROOT, capture_output=True, text=True)
+    assert run("build").returncode == 0
+    assert run("check").returncode == 0
+    (tmp_path / "batching.json").write_text("{}")
+    failed = run("check")
+    assert failed.returncode != 0 and "batching.json" in failed.stderr
+
+
+@pytest.mark.parametrize("name", sorted(render_all()))
+def test_dashboard_is_well_formed(name: str) -> None:
+    dashboard = json.loads(render_all()[name])
+    assert dashboard["schemaVersion"] >= 39 and dashboard["uid"]
+    variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+    assert variables["datasource"]["type"] == "datasource"
+    if "model" in variables:
+        assert variables["model"]["definition"] == "label_values(:tensorflow:serving:request_count, model_name)"
+    ids = [p["id"] for p in dashboard["panels"]]
+    assert len(ids) == len(set(ids))
+    for panel in dashboard["panels"]:
+        assert len(panel["description"]) > 40, f"{panel['title']}: describe what it teaches"
+        assert panel["targets"] and all(t["expr"] for t in panel["targets"])
+        assert panel["datasource"]["uid"] == "${datasource}"
+        assert panel["gridPos"]["x"] + panel["gridPos"]["w"] <= 24
+    swaps = [a for a in dashboard["annotations"]["list"] if a["name"] == "Model swaps"]
+    assert swaps and swaps[0]["target"]["tags"] == ["swap"]
+
+
+def test_push_without_grafana_url_names_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GRAFANA_URL", raising=False)
+    with pytest.raises(DashboardError, match="GRAFANA_URL is not set"):
+        grafana.push({})
+
+
+def test_push_to_an_unreachable_grafana_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(DashboardError, match=f"Grafana at http://127.0.0.1:{port} does not answer"):
+        grafana.push({}, f"http://127.0.0.1:{port}")
+
+
+def test_annotate_is_a_no_op_without_grafana(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GRAFANA_URL", raising=False)
+    assert grafana.annotate("swap to version 2", ["swap"]) is False
+
+
+def test_every_query_is_accepted_by_prometheus(tmp_path: Path) -> None:
+    """PromQL syntax of every panel and annotation, checked by a real (empty) Prometheus."""
+    import time
+
+    import requests
+
+    sys.path.insert(0, str(PROJECT_ROOT / "tests" / "stack"))
+    from stack_helpers import free_port, require_prometheus_tool
+    from test_dashboards_prometheus import grafana_substitute
+
+    binary = require_prometheus_tool("prometheus")
+    (tmp_path / "prometheus.yml").write_text("global:\n  scrape_interval: 1s\n")
+    port = free_port()
+    server = subprocess.Popen(
+        [binary, f"--config.file={tmp_path / 'prometheus.yml'}", f"--storage.tsdb.path={tmp_path / 'data'}",
+         f"--web.listen-address=127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if requests.get(f"{url}/-/ready", timeout=1).ok:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert time.monotonic() < deadline and server.poll() is None, "Prometheus did not start"
+            time.sleep(0.2)
+        from {{ cookiecutter.package_name }}.dashboards.definitions import DASHBOARDS
+
+        exprs = [q.expr for d in DASHBOARDS.values() for p in d.panels for q in p.queries]
+        exprs += [expr for d in DASHBOARDS.values() for _, expr in d.annotations]
+        for expr in exprs:
+            body = requests.get(f"{url}/api/v1/query", params={"query": grafana_substitute(expr, "ctr")}, timeout=5).json()
+            assert body["status"] == "success", f"{expr}: {body.get('error')}"
+    finally:
+        server.terminate()
+        server.wait(10)

@@ -1,0 +1,121 @@
+"""compose/ is valid and self-consistent, checked without a Docker engine."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+from google.protobuf import text_format
+from tensorflow_serving.config import model_server_config_pb2
+
+from {{ cookiecutter.package_name }}.stack.project import read_env_file
+
+from stack_helpers import PROJECT_ROOT, require_prometheus_tool
+
+COMPOSE_DIR = PROJECT_ROOT / "compose"
+COMPOSE_FILE = COMPOSE_DIR / "docker-compose.yml"
+ENV = read_env_file(PROJECT_ROOT / ".env")
+VARIABLE = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
+
+
+def interpolated_compose() -> dict:
+    """The compose file with ${VAR} taken from .env, as compose does before validating."""
+    text = COMPOSE_FILE.read_text()
+    missing = sorted(set(VARIABLE.findall(text)) - set(ENV))
+    assert not missing, f"compose file uses variables that .env does not define: {missing}"
+    return yaml.safe_load(VARIABLE.sub(lambda m: ENV[m.group(1)], text))
+
+
+def test_compose_file_matches_the_compose_spec() -> None:
+    schema = json.loads((Path(__file__).parent / "compose-spec.json").read_text())
+    jsonschema.Draft201909Validator(schema).validate(interpolated_compose())
+
+
+def test_docker_compose_config_accepts_the_file() -> None:
+    if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode != 0:
+        pytest.skip("docker compose plugin not installed: the schema test above validates the file")
+    for profile in ("cpu", "gpu", "loadtest"):
+        result = subprocess.run(
+            ["docker", "compose", "--env-file", ".env", "-f", "compose/docker-compose.yml", "--profile", profile, "config", "--quiet"],
+            cwd=PROJECT_ROOT, capture_output=True, text=True,
+        )
+        assert result.returncode == 0, result.stderr
+
+
+def test_every_mounted_file_exists() -> None:
+    compose = interpolated_compose()
+    for name, service in compose["services"].items():
+        for volume in service.get("volumes", []):
+            host = volume.split(":")[0]
+            if host.startswith("."):  # bind mount (named volumes have no path)
+                path = COMPOSE_DIR / host
+                assert path.exists() or path.name == "models", f"{name} mounts missing {path}"
+        if build := service.get("build"):
+            assert (COMPOSE_DIR / build["context"] / build["dockerfile"]).is_file(), name
+
+
+def test_profiles_choose_exactly_one_tfserving() -> None:
+    services = interpolated_compose()["services"]
+    assert services["tfserving"]["profiles"] == ["cpu"]
+    assert services["tfserving-gpu"]["profiles"] == ["gpu"]
+    gpu = services["tfserving-gpu"]
+    assert gpu["deploy"]["resources"]["reservations"]["devices"][0]["capabilities"] == ["gpu"]
+    assert "tfserving" in gpu["networks"]["default"]["aliases"]
+    assert services["grafana"]["depends_on"]["prometheus"]["condition"] == "service_healthy"
+
+
+def test_healthcheck_asks_for_the_configured_model() -> None:
+    probe = " ".join(interpolated_compose()["services"]["tfserving"]["healthcheck"]["test"])
+    assert "/dev/tcp/127.0.0.1/8501" in probe and f"/v1/models/{ENV['MODEL_NAME']} " in probe
+
+
+def test_prometheus_config_passes_promtool() -> None:
+    promtool = require_prometheus_tool("promtool")
+    result = subprocess.run([promtool, "check", "config", str(COMPOSE_DIR / "prometheus.yml")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_prometheus_scrapes_the_loadtest_port_from_env() -> None:
+    config = yaml.safe_load((COMPOSE_DIR / "prometheus.yml").read_text())
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    assert jobs["tfserving"]["metrics_path"] == "/monitoring/prometheus/metrics"
+    ports = {t.rsplit(":", 1)[1] for t in jobs["loadtest"]["static_configs"][0]["targets"]}
+    assert ports == {ENV["LOADTEST_METRICS_PORT"]}
+
+
+def test_models_config_parses_as_model_server_config() -> None:
+    config = text_format.Parse((COMPOSE_DIR / "models.config").read_text(), model_server_config_pb2.ModelServerConfig())
+    (model,) = config.model_config_list.config
+    assert model.name == ENV["MODEL_NAME"]
+    assert model.base_path == f"/models/{ENV['MODEL_NAME']}"
+    assert model.model_version_policy.latest.num_versions == 2
+    assert not model.version_labels  # labels on unpublished versions would fail the load
+
+
+def test_batching_and_monitoring_configs_parse() -> None:
+    from {{ cookiecutter.package_name }}.serving import config as serving_config
+
+    batching = serving_config.parse_batching_parameters((COMPOSE_DIR / "batching.conf").read_text())
+    assert batching.max_batch_size.value == {{ cookiecutter.max_batch_size }}
+    assert batching.batch_timeout_micros.value == {{ cookiecutter.batch_timeout_micros }}
+    assert batching.num_batch_threads.value == {{ cookiecutter.num_batch_threads }}
+    assert batching.max_enqueued_batches.value == {{ cookiecutter.max_enqueued_batches }}
+    monitoring = serving_config.parse_monitoring_config((COMPOSE_DIR / "monitoring.config").read_text())
+    assert monitoring.prometheus_config.enable
+    assert monitoring.prometheus_config.path == "/monitoring/prometheus/metrics"
+
+
+def test_grafana_provisioning_points_at_the_mounted_dashboards() -> None:
+    grafana = interpolated_compose()["services"]["grafana"]
+    mounts = dict(v.split(":")[:2] for v in grafana["volumes"] if v.startswith("."))
+    provider = yaml.safe_load((COMPOSE_DIR / "grafana/provisioning/dashboards/dashboards.yaml").read_text())["providers"][0]
+    assert mounts["../dashboards"] == provider["options"]["path"]
+    datasource = yaml.safe_load((COMPOSE_DIR / "grafana/provisioning/datasources/prometheus.yaml").read_text())["datasources"][0]
+    assert datasource["url"] == "http://prometheus:9090" and datasource["type"] == "prometheus"
+    home = grafana["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
+    assert (PROJECT_ROOT / "dashboards" / Path(home).name).is_file()

@@ -1,0 +1,60 @@
+"""`make serve`, `make status` and `make stop` end to end in embedded mode, in a scratch copy of
+the project (its own .env with free ports) serving the session's published model."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+from stack_helpers import PROJECT_ROOT, scratch_project
+
+pytestmark = pytest.mark.slow
+
+
+def copy_project(dst: Path, models_dir: Path) -> Path:
+    root = scratch_project(dst, models_dir)
+    for name in ("Makefile", "pyproject.toml", "requirements.txt"):
+        shutil.copy(PROJECT_ROOT / name, root / name)
+    shutil.copytree(PROJECT_ROOT / "{{ cookiecutter.package_name }}", root / "{{ cookiecutter.package_name }}",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    return root
+
+
+def make(root: Path, target: str) -> subprocess.CompletedProcess:
+    # Use the running interpreter's venv; -o keeps make from reinstalling it (`setup`).
+    venv = Path(sys.prefix)
+    return subprocess.run(
+        ["make", "-o", f"{venv}/.installed", target, f"VENV={venv}", "SERVE_MODE=embedded"],
+        cwd=root, capture_output=True, text=True, timeout=300,
+    )
+
+
+def test_make_serve_then_stop(tmp_path: Path, published_model) -> None:
+    if shutil.which("make") is None:
+        pytest.skip("make not installed")
+    root = copy_project(tmp_path / "project", Path(published_model.models_dir))
+    env = dict(line.split("=", 1) for line in (root / ".env").read_text().splitlines() if "=" in line and not line.startswith("#"))
+    rest = f"http://127.0.0.1:{env['REST_PORT']}/v1/models/{published_model.name}"
+    try:
+        served = make(root, "serve")
+        assert served.returncode == 0, served.stdout + served.stderr
+        assert "embedded server is up" in served.stdout
+        status = requests.get(rest, timeout=5).json()["model_version_status"]
+        assert {"version": str(published_model.version), "state": "AVAILABLE"}.items() <= status[0].items()
+
+        shown = make(root, "status")
+        assert shown.returncode == 0, shown.stderr
+        assert f"version {published_model.version} AVAILABLE" in shown.stdout
+        assert f"127.0.0.1:{env['GRPC_PORT']}" in shown.stdout
+    finally:
+        stopped = make(root, "stop")
+    assert stopped.returncode == 0, stopped.stderr
+    assert "stopped server" in stopped.stdout
+    with pytest.raises(requests.ConnectionError):
+        requests.get(rest, timeout=5)
+    assert not list((root / "run" / "embedded").glob("*.pid.json"))

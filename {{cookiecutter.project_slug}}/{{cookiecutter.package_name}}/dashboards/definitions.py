@@ -1,0 +1,215 @@
+"""The dashboards: what to look at while serving and load-testing a model with TF Serving.
+
+Metric names are TF Serving's own (`/tensorflow/serving/request_count` is exported to Prometheus
+as `:tensorflow:serving:request_count`); latencies are histograms in microseconds.
+"""
+
+from __future__ import annotations
+
+from .panels import Dashboard, Panel, Query, legend
+
+M = 'model_name="$model"'
+OK_API = 'API!=""'  # status and metadata GETs are recorded with API=""
+RATE = "[$__rate_interval]"
+# TF Serving labels model loads by path: <base_path>/<version>, e.g. /models/ctr/3.
+MODEL_PATH = 'model_path=~".*/$model/[0-9]+/?"'
+LATENCY = ":tensorflow:serving:request_latency_bucket"
+LOADS = ":tensorflow:cc:saved_model:load_attempt_count"
+
+
+def sel(metric: str, *matchers: str) -> str:
+    """A PromQL selector: sel("up", 'job="x"') is up{job="x"}."""
+    return metric + "{" + ", ".join(matchers) + "}"
+
+
+REQUESTS = sel(":tensorflow:serving:request_count", M)
+FAILED_REQUESTS = sel(":tensorflow:serving:request_count", M, 'status!="OK"')
+SUCCESS_LATENCY = sel(LATENCY, M, OK_API)
+LOADED = sel(LOADS, MODEL_PATH, 'status="success"')
+
+
+def quantiles(bucket_selector: str, by: str = "") -> tuple[Query, ...]:
+    """p50/p95/p99 of a histogram, optionally split by a label."""
+    group = f"le, {by}" if by else "le"
+    return tuple(
+        Query(
+            f"histogram_quantile({q}, sum by ({group}) (rate({bucket_selector}{RATE})))",
+            legend(by) + f" p{round(q * 100)}" if by else f"p{round(q * 100)}",
+        )
+        for q in (0.5, 0.95, 0.99)
+    )
+
+
+def ratio(part: str, whole: str) -> str:
+    """part/whole of two counters' rates; 0 rather than no data while `part` has no series."""
+    return f"(sum(rate({part}{RATE})) or vector(0)) / sum(rate({whole}{RATE}))"
+
+
+SERVING_OVERVIEW = Dashboard(
+    uid="tfs-overview",
+    title="TF Serving / Overview",
+    description="Traffic, errors and latency of one model as TF Serving sees them.",
+    panels=(
+        Panel("Requests per second", "All requests to the model per second, whatever their outcome.",
+              (Query(f"sum(rate({REQUESTS}{RATE}))", "requests/s"),), unit="reqps", kind="stat", width=6, height=6),
+        Panel("Error ratio", "Share of requests whose status is not OK. Batching queue overflow "
+              "(UNAVAILABLE, HTTP 503) and bad inputs (INVALID_ARGUMENT, HTTP 400) show up here.",
+              (Query(ratio(FAILED_REQUESTS, REQUESTS), "errors"),),
+              unit="percentunit", kind="stat", width=6, height=6),
+        Panel("Request rate by status", "Requests per second split by their canonical status code "
+              "(OK, INVALID_ARGUMENT, UNAVAILABLE, ...), counted for REST and gRPC alike.",
+              (Query(f"sum by (status) (rate({REQUESTS}{RATE}))", legend("status")),), unit="reqps", height=6),
+        Panel("Request latency (p50 / p95 / p99)", "Server-side latency of successful requests, from "
+              "arrival to reply: JSON or protobuf decoding, batching queue, model run, encoding. "
+              "Quantiles are estimated from histogram buckets, so they move in steps.",
+              quantiles(SUCCESS_LATENCY), unit="µs"),
+        Panel("Model runtime latency (p50 / p95 / p99)", "Time spent running the TensorFlow graph "
+              "(the batch, not the single request). The gap to request latency is the time spent "
+              "waiting in the batching queue and converting inputs and outputs.",
+              quantiles(sel(":tensorflow:serving:runtime_latency_bucket", M)), unit="µs"),
+        Panel("Successful requests by entrypoint", "REST versus gRPC requests per second. gRPC skips "
+              "JSON, so the same load costs the server less CPU there.",
+              (Query(f"sum by (entrypoint) (rate({sel(':tensorflow:serving:request_latency_count', M, OK_API)}{RATE}))",
+                     legend("entrypoint")),), unit="reqps"),
+        Panel("p95 latency by entrypoint", "95th percentile of request latency for REST and gRPC: "
+              "the difference is mostly JSON parsing and serialisation.",
+              (Query(f"histogram_quantile(0.95, sum by (le, entrypoint) (rate({SUCCESS_LATENCY}{RATE})))",
+                     legend("entrypoint")),), unit="µs"),
+    ),
+)
+
+BATCHING = Dashboard(
+    uid="tfs-batching",
+    title="TF Serving / Batching",
+    description="How requests are merged into batches (--enable_batching, compose/batching.conf).",
+    panels=(
+        Panel("Average batch size (requests per batch)", "Requests per second divided by batches run "
+              "per second. With one row per request this is the number of requests merged into each "
+              "model run: 1 means batching does nothing; raise load or batch_timeout_micros to grow it.",
+              (Query(f"sum(rate({REQUESTS}{RATE})) / sum(rate(:tensorflow:serving:batching_session:wrapped_run_count{RATE}))",
+                     "requests per batch"),)),
+        Panel("Average batch size (rows)", "Mean rows per batch actually run (processed) and per incoming "
+              "request (input), from the batch size histograms. Processed size counts padding when "
+              "allowed_batch_sizes is set.",
+              (Query(ratio(":tensorflow:serving:batching_session:processed_batch_size_sum",
+                           ":tensorflow:serving:batching_session:processed_batch_size_count"), "processed"),
+               Query(ratio(":tensorflow:serving:batching_session:input_batch_size_sum",
+                           ":tensorflow:serving:batching_session:input_batch_size_count"), "input")),),
+        Panel("Processed batch sizes", "How often each batch size ran (histogram buckets 1, 2, 4, ... "
+              "rows). A peak at max_batch_size means the server is saturated; a peak at 1 means "
+              "requests rarely meet in the queue.",
+              (Query("sum by (le) (increase(:tensorflow:serving:batching_session:processed_batch_size_bucket"
+                     f"{RATE}))", legend("le")),), kind="heatmap", min=None),
+        Panel("Input batch sizes", "Rows per incoming request: how clients call the model. Clients that "
+              "send many rows per request need less server-side batching.",
+              (Query("sum by (le) (increase(:tensorflow:serving:batching_session:input_batch_size_bucket"
+                     f"{RATE}))", legend("le")),), kind="heatmap", min=None),
+        Panel("Queuing latency (p50 / p95 / p99)", "Time a request waits in the batching queue before "
+              "its batch runs: bounded by batch_timeout_micros when load is light, growing when "
+              "num_batch_threads cannot keep up.",
+              quantiles(":tensorflow:serving:batching_session:queuing_latency_bucket"), unit="µs"),
+        Panel("Batches per second", "Model runs per second. Compare with requests per second: the "
+              "ratio is the average batch size.",
+              (Query(f"sum(rate(:tensorflow:serving:batching_session:wrapped_run_count{RATE}))", "batches/s"),),
+              unit="ops"),
+    ),
+)
+
+MODEL_LIFECYCLE = Dashboard(
+    uid="tfs-lifecycle",
+    title="TF Serving / Model lifecycle",
+    description="Model versions loading, warming up and swapping. Orange marks are swaps posted by "
+                "the swap scenario; purple marks are successful loads seen by Prometheus.",
+    annotations=(("Version loaded", f"sum(increase({LOADED}[1m])) > 0"),),
+    panels=(
+        Panel("Versions loaded since start", "Model versions loaded successfully since the server "
+              "started (TF Serving exports no gauge of the versions loaded right now: `make status` "
+              "asks its status API for that). It grows by one at each swap.",
+              (Query(f"count(count by (model_path) ({LOADED}))", "versions"),),
+              kind="stat", width=6),
+        Panel("Load attempts by version and outcome", "SavedModel loads per version path, successful or "
+              "failed. A failed load keeps the previous version serving; its error is in the server log.",
+              (Query(f"sum by (model_path, status) ({sel(LOADS, MODEL_PATH)})", legend("model_path", "status")),),
+              width=18),
+        Panel("Warmup time by version", "Time spent replaying assets.extra/tf_serving_warmup_requests "
+              "before a version becomes AVAILABLE. Warmup moves the slow first requests (graph "
+              "tracing, memory allocation) out of the traffic path.",
+              (Query(f"sum by (model_path) ({sel(':tensorflow:serving:model_warmup_latency_sum', MODEL_PATH)}) / "
+                     f"sum by (model_path) ({sel(':tensorflow:serving:model_warmup_latency_count', MODEL_PATH)})",
+                     legend("model_path")),), unit="µs"),
+        Panel("Request rate by status during swaps", "Requests per second by status. During an "
+              "availability-preserving swap the new version warms up before taking traffic, so no "
+              "error status should appear at the orange marks.",
+              (Query(f"sum by (status) (rate({REQUESTS}{RATE}))", legend("status")),), unit="reqps"),
+        Panel("p99 latency during swaps", "Tail latency around swaps: loading a version competes for "
+              "CPU and memory (two versions are in memory at once), which may show as a bump here.",
+              (Query(f"histogram_quantile(0.99, sum by (le) (rate({SUCCESS_LATENCY}{RATE})))", "p99"),),
+              unit="µs", width=24),
+    ),
+)
+
+LOADTEST = Dashboard(
+    uid="tfs-loadtest",
+    title="TF Serving / Load test (client side)",
+    description="What the load generator measures (its exporter on LOADTEST_METRICS_PORT), next "
+                "to what the server measures.",
+    panels=(
+        Panel("Simulated users", "Concurrent users the load generator runs right now.",
+              (Query("sum(loadtest_users)", "users"),), kind="stat", width=6, height=6),
+        Panel("Client failure ratio", "Share of requests the client counted as failed (HTTP error, "
+              "gRPC error or timeout).",
+              (Query(ratio('loadtest_requests_total{outcome="failure"}', "loadtest_requests_total"), "failures"),),
+              unit="percentunit", kind="stat", width=6, height=6),
+        Panel("Client requests per second", "Requests per second sent by the load generator, by "
+              "protocol and outcome.",
+              (Query("sum by (protocol, outcome) (rate(loadtest_requests_total[$__rate_interval]))",
+                     legend("protocol", "outcome")),), unit="reqps", height=6),
+        Panel("Client latency (p50 / p95 / p99)", "Round-trip latency seen by the client, by protocol: "
+              "includes the network, client serialisation and connection handling.",
+              quantiles("loadtest_request_latency_seconds_bucket", by="protocol"), unit="s"),
+        Panel("Client vs server p95 latency", "The same percentile seen by the client and by TF "
+              "Serving. The gap is time outside the server: network, client encoding, connection "
+              "queues in the client.",
+              (Query("histogram_quantile(0.95, sum by (le) (rate(loadtest_request_latency_seconds_bucket[$__rate_interval])))",
+                     "client"),
+               Query(f"histogram_quantile(0.95, sum by (le) (rate({SUCCESS_LATENCY}{RATE}))) / 1e6", "server")),
+              unit="s"),
+    ),
+)
+
+GPU = Dashboard(
+    uid="tfs-gpu",
+    title="TF Serving / GPU and CPU",
+    description="GPU use from NVIDIA's DCGM exporter (compose gpu profile), with CPU use of the "
+                "processes that export it as a fallback on CPU machines.",
+    panels=(
+        Panel("GPU utilisation", "Share of time a kernel ran on the GPU (DCGM_FI_DEV_GPU_UTIL). High "
+              "utilisation does not mean the GPU is busy everywhere: see SM activity.",
+              (Query("avg by (gpu) (DCGM_FI_DEV_GPU_UTIL)", "GPU " + legend("gpu"), needs_gpu=True),),
+              unit="percent", max=100),
+        Panel("SM activity", "Share of streaming multiprocessors with work (DCGM_FI_PROF_SM_ACTIVE): "
+              "small batches leave most SMs idle even at 100% utilisation, which is why batching "
+              "matters more on GPUs.",
+              (Query("avg by (gpu) (DCGM_FI_PROF_SM_ACTIVE)", "GPU " + legend("gpu"), needs_gpu=True),),
+              unit="percentunit", max=1),
+        Panel("GPU memory used", "Framebuffer memory in use (DCGM_FI_DEV_FB_USED, MiB). TensorFlow "
+              "reserves most of it at start unless TF_FORCE_GPU_ALLOW_GROWTH=true.",
+              (Query("sum by (gpu) (DCGM_FI_DEV_FB_USED)", "GPU " + legend("gpu"), needs_gpu=True),),
+              unit="decmbytes"),
+        Panel("CPU used by exporting processes", "CPU cores used by each scraped process that exports "
+              "process_cpu_seconds_total (Prometheus, the load generator, the embedded server when it "
+              "does). TF Serving in Docker does not export it: there, compare with `docker stats`.",
+              (Query("sum by (job) (rate(process_cpu_seconds_total[$__rate_interval]))", legend("job")),)),
+        Panel("Requests per second", "Model traffic, to put the resource graphs in context.",
+              (Query(f"sum(rate({REQUESTS}{RATE}))", "requests/s"),), unit="reqps", width=24, height=6),
+    ),
+)
+
+# file name (under dashboards/) -> dashboard
+DASHBOARDS: dict[str, Dashboard] = {
+    "serving-overview.json": SERVING_OVERVIEW,
+    "batching.json": BATCHING,
+    "model-lifecycle.json": MODEL_LIFECYCLE,
+    "loadtest.json": LOADTEST,
+    "gpu.json": GPU,
+}

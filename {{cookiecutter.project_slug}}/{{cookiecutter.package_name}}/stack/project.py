@@ -1,0 +1,98 @@
+"""The project's names, ports and folders: `.env` overridden by the environment (as compose does)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import StackError
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines of a .env file; comments and blank lines skipped, quotes stripped."""
+    values: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, value = line.split("=", 1)
+        values[key.strip()] = value.strip().strip("'\"")
+    return values
+
+
+@dataclass(frozen=True)
+class Project:
+    root: Path
+    env: dict[str, str]
+
+    @classmethod
+    def load(cls, root: Path | None = None) -> "Project":
+        root = (root or Path.cwd()).resolve()
+        env_file = root / ".env"
+        if not env_file.is_file() or not (root / "compose").is_dir():
+            raise StackError(
+                f"{root} is not the project root (no .env or compose/ there): "
+                "run the command from the folder that holds the Makefile"
+            )
+        return cls(root=root, env={**read_env_file(env_file), **os.environ})
+
+    def setting(self, key: str) -> str:
+        try:
+            return self.env[key]
+        except KeyError:
+            raise StackError(f"{key} is not set: add it to {self.root / '.env'}") from None
+
+    def port(self, key: str) -> int:
+        value = self.setting(key)
+        if not value.isdigit() or not 0 < int(value) < 65536:
+            raise StackError(f"{key}={value!r} in .env is not a TCP port number")
+        return int(value)
+
+    @property
+    def model_name(self) -> str:
+        return self.setting("MODEL_NAME")
+
+    @property
+    def use_gpu(self) -> bool:
+        return self.env.get("USE_GPU", "no").lower() in {"yes", "true", "1"}
+
+    @property
+    def compose_dir(self) -> Path:
+        return self.root / "compose"
+
+    @property
+    def compose_file(self) -> Path:
+        return self.compose_dir / "docker-compose.yml"
+
+    @property
+    def models_dir(self) -> Path:
+        """models/ of the project; MODELS_DIR (env or .env) serves models kept elsewhere."""
+        return Path(self.env.get("MODELS_DIR") or self.root / "models").resolve()
+
+    @property
+    def run_dir(self) -> Path:
+        return self.root / "run" / "embedded"
+
+
+def published_versions(models_dir: Path, model_name: str) -> list[int]:
+    """Versions TF Serving would load: integer-named folders holding a saved_model.pb."""
+    base = models_dir / model_name
+    if not base.is_dir():
+        return []
+    return sorted(
+        int(child.name)
+        for child in base.iterdir()
+        if child.name.isdigit() and (child / "saved_model.pb").is_file()
+    )
+
+
+def require_published_model(project: Project) -> list[int]:
+    versions = published_versions(project.models_dir, project.model_name)
+    if not versions:
+        raise StackError(
+            f"no published version of model {project.model_name!r} under "
+            f"{project.models_dir / project.model_name} (expected <version>/saved_model.pb): "
+            "run `make train export` first"
+        )
+    return versions
