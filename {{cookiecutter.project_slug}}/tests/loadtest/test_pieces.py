@@ -1,0 +1,89 @@
+"""The load tests' pure pieces: shapes, metric parsing, signature checks, exporter names."""
+
+from __future__ import annotations
+
+import pytest
+from prometheus_client import generate_latest
+
+from {{ cookiecutter.package_name }}.loadtest import metrics, preflight, report, server_metrics
+from {{ cookiecutter.package_name }}.loadtest.errors import LoadTestError
+from {{ cookiecutter.package_name }}.loadtest.shapes import ShapeSpec, plan
+
+
+def test_steady_shape_holds_users_until_run_time():
+    spec = ShapeSpec("steady", users=8, spawn_rate=8, run_time=10)
+    assert plan(spec, 0) == (8, 8) and plan(spec, 9.9) == (8, 8)
+    assert plan(spec, 10) is None
+
+
+def test_step_shape_ramps_to_the_peak():
+    spec = ShapeSpec("step", users=10, spawn_rate=5, run_time=60, step_users=4, step_seconds=5)
+    assert [plan(spec, t)[0] for t in (0, 5, 10, 15, 59)] == [4, 8, 10, 10, 10]
+
+
+def test_spike_shape_spikes_a_third_into_the_run():
+    spec = ShapeSpec("spike", users=2, spawn_rate=2, run_time=30, spike_users=20, spike_seconds=5)
+    assert plan(spec, 5)[0] == 2 and plan(spec, 11)[0] == 20 and plan(spec, 16)[0] == 2
+
+
+def test_unknown_shape_is_refused():
+    with pytest.raises(ValueError, match="unknown load shape"):
+        ShapeSpec("sawtooth")
+
+
+METRICS_TEXT = """# TYPE :tensorflow:serving:request_count counter
+:tensorflow:serving:request_count{model_name="ctr",status="OK"} 100
+:tensorflow:serving:batching_session:wrapped_run_count 20
+:tensorflow:serving:batching_session:processed_batch_size_bucket{le="1"} 2
+:tensorflow:serving:batching_session:processed_batch_size_bucket{le="2"} 5
+:tensorflow:serving:batching_session:processed_batch_size_bucket{le="4"} 10
+:tensorflow:serving:batching_session:processed_batch_size_bucket{le="+Inf"} 20
+:tensorflow:serving:batching_session:processed_batch_size_sum 100
+:tensorflow:serving:batching_session:processed_batch_size_count 20
+"""
+
+
+def test_average_batch_size_from_tf_serving_metrics():
+    before, after = server_metrics.Snapshot(), server_metrics.parse(METRICS_TEXT)
+    stats = server_metrics.batching_delta(before, after, "ctr", rows_per_request=1)
+    assert stats.requests == 100 and stats.average_batch_size == 5
+    assert stats.batch_size_histogram == {1.0: 2, 2.0: 3, 4.0: 5, float("inf"): 10}
+
+
+def test_without_batching_each_request_is_its_own_batch():
+    text = ':tensorflow:serving:request_count{model_name="ctr",status="OK"} 7\n'
+    stats = server_metrics.batching_delta(server_metrics.Snapshot(), server_metrics.parse(text), "ctr", 3)
+    assert stats.average_batch_size == 3 and stats.batches == 0
+
+
+def _metadata(inputs: dict) -> dict:
+    return {"metadata": {"signature_def": {"signature_def": {"serving_default": {"inputs": inputs}}}}}
+
+
+def _input(dtype: str, width: int) -> dict:
+    return {"dtype": dtype, "tensor_shape": {"dim": [{"size": "-1"}, {"size": str(width)}]}}
+
+
+def test_signature_matching_the_schema_passes():
+    preflight.check_signature(_metadata({"dense": _input("DT_FLOAT", 13), "categorical": _input("DT_STRING", 26)}), "ctr")
+
+
+def test_signature_mismatch_is_named():
+    with pytest.raises(LoadTestError, match="does not take this project's schema"):
+        preflight.check_signature(_metadata({"x": _input("DT_FLOAT", 1)}), "ctr")
+
+
+def test_exporter_uses_the_dashboard_names():
+    metrics.observe("grpc", True, 0.003)
+    metrics.observe("rest", False, 0.5)
+    metrics.USERS.set(4)
+    text = generate_latest(metrics.REGISTRY).decode()
+    assert 'loadtest_requests_total{outcome="success",protocol="grpc"}' in text
+    assert 'loadtest_requests_total{outcome="failure",protocol="rest"}' in text
+    assert 'loadtest_request_latency_seconds_bucket{le="0.005",protocol="grpc"}' in text
+    assert "loadtest_users 4.0" in text
+
+
+def test_table_lines_up_columns():
+    lines = report.table([{"users": 1, "rps": 12.345}, {"users": 64, "rps": None}], ["users", "rps"]).splitlines()
+    assert len({len(line) for line in lines}) == 1 and "12.3" in lines[1] and "-" in lines[2]

@@ -1,0 +1,122 @@
+"""The load-test scenarios end to end: real Locust, real embedded server, real gRPC, short runs.
+
+Speeds are reported by the scenarios, never asserted here: this machine is shared and noisy.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from {{ cookiecutter.package_name }}.serving.process import EmbeddedServer, free_port
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+def loadtest(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "{{ cookiecutter.package_name }}", "loadtest", *args],
+                          cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+def only_run_dir(reports: Path) -> Path:
+    (run_dir,) = reports.iterdir()
+    return run_dir
+
+
+def aggregated(stats_csv: Path) -> dict[str, str]:
+    with stats_csv.open() as file:
+        return next(row for row in csv.DictReader(file) if row["Name"] == "Aggregated")
+
+
+def assert_report_files(run_dir: Path, pngs: int) -> None:
+    assert (run_dir / "summary.json").is_file()
+    assert len(list(run_dir.glob("*.png"))) >= pngs
+    assert list(run_dir.glob("*_stats.csv")) and list(run_dir.glob("*_stats_history.csv"))
+    page = (run_dir / "report.html").read_text()
+    assert page.count("data:image/png;base64,") >= pngs
+
+
+@pytest.fixture(scope="module")
+def server(published_model):
+    with EmbeddedServer([f"--model_name={published_model.name}", f"--model_base_path={published_model.base_path}",
+                         "--monitoring_config_file=compose/monitoring.config"], cwd=PROJECT_ROOT) as running:
+        yield running.start()
+
+
+def test_unreachable_server_fails_before_load(tmp_path):
+    done = loadtest("steady", "--host", f"http://127.0.0.1:{free_port()}", "--duration", "2",
+                    "--metrics-port", "0", "--reports-dir", str(tmp_path))
+    assert done.returncode != 0
+    assert "not reachable" in done.stderr and "make serve" in done.stderr
+    assert not list(tmp_path.iterdir())  # nothing ran, so no report
+
+
+def test_wrong_model_name_fails_before_load(server, tmp_path):
+    done = loadtest("steady", "--host", server.rest_url, "--model-name", "no_such_model", "--duration", "2",
+                    "--metrics-port", "0", "--reports-dir", str(tmp_path))
+    assert done.returncode != 0
+    assert "'no_such_model' not found" in done.stderr
+
+
+@pytest.mark.parametrize("protocol", ["rest", "grpc"])
+def test_steady_run_reports_what_locust_measured(server, published_model, tmp_path, protocol):
+    done = loadtest("steady", "--protocol", protocol, "--host", server.rest_url, "--grpc-target", server.grpc_target,
+                    "--model-name", published_model.name, "--users", "4", "--duration", "4", "--rows", "2",
+                    "--metrics-port", str(free_port()), "--reports-dir", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    run_dir = only_run_dir(tmp_path)
+    assert_report_files(run_dir, pngs=1)
+    (run,) = json.loads((run_dir / "summary.json").read_text())["runs"]
+    row = aggregated(run_dir / "steady_stats.csv")
+    assert run["requests"] == int(row["Request Count"]) > 0
+    assert run["failures"] == int(row["Failure Count"]) == 0
+    assert run["p99_ms"] == int(row["99%"]) >= run["p50_ms"] == int(row["50%"])
+
+
+def test_batching_on_forms_batches_and_off_does_not(published_model, tmp_path):
+    done = loadtest("batching", "--levels", "1,16", "--level-seconds", "4", "--models-dir",
+                    str(published_model.models_dir), "--model-name", published_model.name,
+                    "--metrics-port", "0", "--reports-dir", str(tmp_path), timeout=600)
+    assert done.returncode == 0, done.stderr
+    run_dir = only_run_dir(tmp_path)
+    assert_report_files(run_dir, pngs=2)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    runs = {(r["batching"], r["users"]): r for r in summary["runs"]}
+    assert set(runs) == {("off", 1), ("off", 16), ("on", 1), ("on", 16)}
+    for (mode, users), run in runs.items():
+        row = aggregated(run_dir / f"batching-{mode}-{users}users_stats.csv")
+        assert run["requests"] == int(row["Request Count"]) > 0 and run["failures"] == 0
+        assert run["server_cpu_seconds"] > 0 and run["gpu_util"]
+    assert runs[("off", 16)]["avg_batch_size"] == 1
+    assert runs[("on", 16)]["avg_batch_size"] > 1
+    assert {r["users"] for r in summary["ratios"]} == {1, 16}
+    assert all(r["throughput_on_off"] > 0 for r in summary["ratios"])
+    assert summary["batch_size_histograms"]["16 users"]
+    assert not (published_model.base_path / "2").exists()  # worked on a copy
+
+
+def test_swap_moves_traffic_without_failures(published_model, tmp_path):
+    done = loadtest("swap", "--users", "4", "--interval", "3", "--max-duration", "150", "--models-dir",
+                    str(published_model.models_dir), "--model-name", published_model.name,
+                    "--metrics-port", "0", "--reports-dir", str(tmp_path), timeout=400)
+    run_dir = only_run_dir(tmp_path)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert done.returncode == 0, (done.stderr, summary["failures_found"])
+    assert summary["passed"] and summary["failures"] == 0
+    assert summary["requests"] == int(aggregated(run_dir / "swap_stats.csv")["Request Count"]) > 0
+    assert summary["version_changes"] >= 3
+    swaps = [s for s in summary["steps"] if s["step"] != "corrupt"]
+    assert [s["step"] for s in swaps] == ["new", "new", "rollback"]
+    assert all(s["moved"] and s["first_served_s"] is not None for s in swaps)
+    assert summary["served_versions_in_order"][-1] == swaps[-1]["version"]  # the corrupt one never took over
+    assert summary["corrupt"]["never_served"]
+    assert summary["corrupt"]["status"].get("state") != "AVAILABLE"
+    assert summary["steady_p99_ms"] is not None
+    assert_report_files(run_dir, pngs=1)
+    assert not (published_model.base_path / "2").exists()  # worked on a copy

@@ -1,0 +1,177 @@
+"""What the locustfile installs by importing this module: its command-line options, the request
+pools, the Prometheus exporter of client-side metrics and the per-request log the scenarios read.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import gevent
+from locust import events
+from locust.runners import MasterRunner, WorkerRunner
+
+from . import payloads, settings
+from .shapes import KINDS
+
+logger = logging.getLogger(__name__)
+
+
+@events.init_command_line_parser.add_listener
+def add_options(parser: Any) -> None:
+    group = parser  # (argument groups reject include_in_web_ui)
+    group.add_argument("--model-name", default=settings.model_name(), env_var="MODEL_NAME", help="model to query")
+    group.add_argument("--grpc-target", default="", env_var="LOADTEST_GRPC_TARGET",
+                       help="host:port of the gRPC API (default: --host's host with GRPC_PORT)")
+    group.add_argument("--rows", type=int, default=1, env_var="LOADTEST_ROWS", help="rows (examples) per request")
+    group.add_argument("--pool-size", type=int, default=256, help="distinct pre-built requests per process")
+    group.add_argument("--payload-seed", type=int, default=0, help="seed of the synthetic feature generator")
+    group.add_argument("--shape", choices=KINDS, default="steady", env_var="LOADTEST_SHAPE",
+                       help="load shape: steady (-u users), step (ramp to -u by --step-users), spike")
+    group.add_argument("--step-users", type=int, default=10, help="users added per step (step shape)")
+    group.add_argument("--step-seconds", type=float, default=10.0, help="seconds per step (step shape)")
+    group.add_argument("--spike-users", type=int, default=50, help="users during the spike (spike shape)")
+    group.add_argument("--spike-seconds", type=float, default=10.0, help="length of the spike (spike shape)")
+    group.add_argument("--metrics-port", type=int, default=settings.metrics_port(), env_var="LOADTEST_METRICS_PORT",
+                       help="port of the Prometheus exporter of client-side metrics; 0 disables it")
+    group.add_argument("--metrics-addr", default="127.0.0.1", env_var="LOADTEST_METRICS_ADDR",
+                       help="address the exporter binds (0.0.0.0 for Prometheus in Docker)")
+    group.add_argument("--request-log", default="", include_in_web_ui=False,
+                       help="write every request (time, latency, outcome, served version) to PREFIX-<pid>.csv")
+    group.add_argument("--run-info", default="", include_in_web_ui=False,
+                       help="write a JSON file with Locust's CPU warning flags when Locust quits")
+
+
+def grpc_target(options: Any) -> str:
+    if options.grpc_target:
+        return options.grpc_target
+    host = urlparse(options.host or "http://127.0.0.1").hostname or "127.0.0.1"
+    return f"{host}:{settings.grpc_port()}"
+
+
+# --- request pools: built once per process at init, before any user runs -------------------------
+
+_pools: dict[str, list[Any]] = {}
+
+
+def pool(protocol: str) -> list[Any]:
+    return _pools[protocol]
+
+
+def _build_pools(environment: Any) -> None:
+    options = environment.parsed_options
+    protocols = {getattr(user_class, "protocol", "rest") for user_class in environment.user_classes}
+    started = time.perf_counter()
+    if "rest" in protocols:
+        _pools["rest"] = payloads.rest_bodies(options.rows, options.pool_size, options.payload_seed)
+    if "grpc" in protocols:
+        _pools["grpc"] = payloads.grpc_requests(options.model_name, options.rows, options.pool_size, options.payload_seed)
+    logger.info("built %s request pools (%d rows per request) in %.1fs",
+                "/".join(sorted(protocols)), options.rows, time.perf_counter() - started)
+
+
+# --- client-side metrics for Prometheus ---------------------------------------------------------
+
+_local_observations = True  # False in workers: they ship observations to the master instead
+_buffer: list[tuple[str, bool, float]] = []
+_request_log: list[tuple[float, float, int, int | None]] = []
+
+
+def _protocol(request_type: str) -> str:
+    return "grpc" if request_type == "grpc" else "rest"
+
+
+_environment: Any = None
+
+
+@events.init.add_listener
+def on_init(environment: Any, runner: Any, **_: Any) -> None:
+    global _local_observations, _environment
+    _environment = environment
+    options = environment.parsed_options
+    if options is None:  # library use without command-line options
+        return
+    _local_observations = not isinstance(runner, WorkerRunner)
+    if not isinstance(runner, MasterRunner):
+        _build_pools(environment)
+    if not isinstance(runner, WorkerRunner) and options.metrics_port:
+        from . import metrics
+
+        try:
+            metrics.start(options.metrics_port, options.metrics_addr)
+        except OSError as error:
+            logger.error("client metrics exporter not started on %s:%s (%s); the load test goes on without it",
+                         options.metrics_addr, options.metrics_port, error)
+        else:
+            gevent.spawn(metrics.follow_users, runner)
+            logger.info("client metrics on http://%s:%s/metrics", options.metrics_addr, options.metrics_port)
+
+
+@events.request.add_listener
+def on_request(request_type: str, response_time: float, exception: Any = None,
+               context: dict | None = None, **_: Any) -> None:
+    protocol, ok = _protocol(request_type), exception is None
+    if _local_observations:
+        from . import metrics
+
+        metrics.observe(protocol, ok, response_time / 1000)
+    else:
+        _buffer.append((protocol, ok, response_time / 1000))
+    _request_log.append((time.time(), response_time, int(ok), (context or {}).get("version")))
+
+
+@events.report_to_master.add_listener
+def ship_observations(client_id: str, data: dict, **_: Any) -> None:
+    data["loadtest_observations"] = list(_buffer)
+    _buffer.clear()
+
+
+@events.worker_report.add_listener
+def receive_observations(client_id: str, data: dict, **_: Any) -> None:
+    from . import metrics
+
+    for protocol, ok, seconds in data.get("loadtest_observations", []):
+        metrics.observe(protocol, ok, seconds)
+
+
+@events.quitting.add_listener
+def write_files(environment: Any, **_: Any) -> None:
+    options = environment.parsed_options
+    if options is None:
+        return
+    if options.request_log and _request_log:
+        path = Path(f"{options.request_log}-{os.getpid()}.csv")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", newline="") as file:
+            writer = csv.writer(file)
+            writer.writerow(["time", "latency_ms", "ok", "version"])
+            writer.writerows(_request_log)
+    runner = environment.runner
+    if options.run_info and not isinstance(runner, WorkerRunner):
+        Path(options.run_info).write_text(json.dumps({
+            "cpu_warning": bool(getattr(runner, "cpu_warning_emitted", False)),
+            "worker_cpu_warning": bool(getattr(runner, "worker_cpu_warning_emitted", False)),
+            "user_classes": [user_class.__name__ for user_class in environment.user_classes],
+        }))
+
+
+@events.quit.add_listener
+def write_final_stats(**_: Any) -> None:
+    """Rewrite <csv prefix>_stats.csv with the final numbers.
+
+    Locust refreshes that file every few seconds, so it can miss the last requests of a run; the
+    scenarios compare it with their summaries, so it must hold the same final totals.
+    """
+    from locust.stats import PERCENTILES_TO_REPORT, StatsCSV
+
+    options = _environment.parsed_options if _environment else None
+    if not options or not options.csv_prefix or isinstance(_environment.runner, WorkerRunner):
+        return
+    with open(f"{options.csv_prefix}_stats.csv", "w", newline="") as file:
+        StatsCSV(_environment, PERCENTILES_TO_REPORT).requests_csv(csv.writer(file))

@@ -1,0 +1,165 @@
+"""One headless Locust run as a subprocess: its command, progress, CPU watch and results."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .resources import LOCUST_CPU_LIMIT, TreeCpuSampler
+from .settings import LOCUSTFILE, PROJECT_ROOT
+
+USER_CLASSES = {"rest": "RestUser", "grpc": "GrpcUser"}
+CPU_WARNING = "CPU usage above"  # the start of Locust's own warning in its log
+
+
+@dataclass
+class LocustRun:
+    label: str  # file prefix and progress label, e.g. "on-16users"
+    out_dir: Path
+    host: str  # REST base URL
+    model_name: str
+    protocol: str = "rest"
+    users: int = 1
+    spawn_rate: float = 0.0  # 0: all users at once
+    seconds: float = 10.0
+    rows: int = 1
+    processes: int = 1
+    grpc_target: str = ""
+    metrics_port: int = 0
+    shape_options: list[str] = field(default_factory=list)  # e.g. ["--shape", "step", "--step-users", "4"]
+    request_log: bool = False
+
+    def command(self) -> list[str]:
+        prefix = self.out_dir / self.label
+        command = [
+            sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--only-summary",
+            "--host", self.host, "-u", str(self.users), "-r", str(self.spawn_rate or self.users),
+            "-t", f"{math.ceil(self.seconds)}s", "--stop-timeout", "5",
+            "--csv", str(prefix), "--csv-full-history", "--html", f"{prefix}.html",
+            "--model-name", self.model_name, "--rows", str(self.rows),
+            "--metrics-port", str(self.metrics_port), "--run-info", f"{prefix}-run-info.json",
+            *self.shape_options,
+        ]
+        if self.grpc_target:
+            command += ["--grpc-target", self.grpc_target]
+        if self.request_log:
+            command += ["--request-log", str(self.out_dir / f"{self.label}-requests")]
+        if self.processes > 1:
+            command += ["--processes", str(self.processes)]
+        return [*command, USER_CLASSES[self.protocol]]
+
+
+@dataclass
+class LocustResult:
+    label: str
+    users: int
+    returncode: int
+    interrupted: bool
+    stats: dict[str, Any]  # the CSV's Aggregated row, numbers as numbers
+    generator_cpu_peak: float  # percent of one core, highest of Locust's processes
+    cpu_warning: bool  # Locust's own warning, or the peak above LOCUST_CPU_LIMIT
+    log: Path
+    request_logs: list[Path]
+
+    @property
+    def requests(self) -> int:
+        return int(self.stats.get("Request Count", 0))
+
+    @property
+    def failures(self) -> int:
+        return int(self.stats.get("Failure Count", 0))
+
+
+def read_aggregated(stats_csv: Path) -> dict[str, Any]:
+    """The 'Aggregated' row of Locust's <prefix>_stats.csv ({} when Locust wrote none)."""
+    if not stats_csv.is_file():
+        return {}
+    with stats_csv.open() as file:
+        for row in csv.DictReader(file):
+            if row.get("Name") == "Aggregated":
+                return {key: _number(value) for key, value in row.items()}
+    return {}
+
+
+def _number(value: str) -> Any:
+    try:
+        return float(value) if any(c in value for c in ".eE") or value == "N/A" else int(value)
+    except ValueError:
+        return value
+
+
+def run(spec: LocustRun, progress: Callable[[str], None] = print,
+        stop_when: Callable[[], bool] | None = None) -> LocustResult:
+    """Runs Locust to the end of spec.seconds (or until stop_when() is true, or Ctrl-C).
+
+    Locust is stopped with SIGINT, which makes it write its CSV and HTML before exiting; Ctrl-C
+    in the terminal reaches it directly, so here it only waits and then re-raises.
+    """
+    spec.out_dir.mkdir(parents=True, exist_ok=True)
+    log = spec.out_dir / f"{spec.label}-locust.log"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
+           "TF_CPP_MIN_LOG_LEVEL": "2"}
+    with log.open("w") as log_file:
+        process = subprocess.Popen(spec.command(), stdout=log_file, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT, env=env)
+    sampler = TreeCpuSampler(process.pid)
+    sampler.start()
+    started, last_note, interrupted = time.monotonic(), 0.0, False
+    try:
+        while process.poll() is None:
+            elapsed = time.monotonic() - started
+            if stop_when is not None and stop_when():
+                process.send_signal(signal.SIGINT)
+                stop_when = None
+            elif elapsed > spec.seconds + 120:  # Locust should have ended long ago: stop it
+                process.send_signal(signal.SIGINT)
+            if elapsed - last_note >= 5:
+                progress(f"  [{spec.label}] {max(0, spec.seconds - elapsed):.0f}s left")
+                last_note = elapsed
+            time.sleep(0.25)
+    except KeyboardInterrupt:
+        interrupted = True
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+    finally:
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        peak = sampler.stop()
+    result = _result(spec, process.returncode, interrupted, peak, log)
+    if interrupted:
+        raise Interrupted(result)
+    return result
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a run; carries what that run measured so the report can still be written."""
+
+    def __init__(self, result: LocustResult) -> None:
+        super().__init__()
+        self.result = result
+
+
+def _result(spec: LocustRun, returncode: int, interrupted: bool, peak: float, log: Path) -> LocustResult:
+    run_info_file = spec.out_dir / f"{spec.label}-run-info.json"
+    run_info = json.loads(run_info_file.read_text()) if run_info_file.is_file() else {}
+    locust_warned = CPU_WARNING in log.read_text(errors="replace") or run_info.get("cpu_warning") or run_info.get("worker_cpu_warning")
+    return LocustResult(
+        label=spec.label, users=spec.users, returncode=returncode, interrupted=interrupted,
+        stats=read_aggregated(spec.out_dir / f"{spec.label}_stats.csv"),
+        generator_cpu_peak=round(peak, 1),
+        cpu_warning=bool(locust_warned) or peak > LOCUST_CPU_LIMIT,
+        log=log,
+        request_logs=sorted(spec.out_dir.glob(f"{spec.label}-requests-*.csv")),
+    )

@@ -1,0 +1,103 @@
+"""PNG plots for the reports (matplotlib's Agg backend: no display needed)."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def batching_curves(rows: Sequence[dict[str, Any]], path: Path) -> Path:
+    """Throughput and latency against concurrency, batching off vs on."""
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    for mode, color in (("off", "tab:gray"), ("on", "tab:blue")):
+        points = sorted((r["users"], r) for r in rows if r["batching"] == mode)
+        users = [u for u, _ in points]
+        left.plot(users, [r["rps"] or 0 for _, r in points], "o-", color=color, label=f"batching {mode}")
+        right.plot(users, [r["p99_ms"] or 0 for _, r in points], "o-", color=color, label=f"p99, batching {mode}")
+        right.plot(users, [r["p50_ms"] or 0 for _, r in points], "o--", color=color, alpha=0.6,
+                   label=f"p50, batching {mode}")
+    left.set(title="Throughput", xlabel="concurrent users", ylabel="requests/s", xscale="log")
+    right.set(title="Latency", xlabel="concurrent users", ylabel="ms", xscale="log")
+    for axis in (left, right):
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=8)
+    return _save(figure, path)
+
+
+def batch_sizes(histograms: dict[str, dict[float, float]], path: Path) -> Path:
+    """Batches run per batch-size bucket (server's processed_batch_size histogram), per level."""
+    figure, axis = plt.subplots(figsize=(8, 4))
+    labels = list(histograms)
+    bounds = sorted({le for h in histograms.values() for le in h if le != float("inf")})
+    width = 0.8 / max(1, len(labels))
+    for i, label in enumerate(labels):
+        counts = [histograms[label].get(le, 0.0) for le in bounds]
+        axis.bar([x + i * width for x in range(len(bounds))], counts, width=width, label=label)
+    axis.set_xticks([x + 0.4 - width / 2 for x in range(len(bounds))], [f"<={le:g}" for le in bounds], fontsize=8)
+    axis.set(title="Batch sizes with batching on", xlabel="rows per batch", ylabel="batches")
+    if not labels:
+        axis.text(0.5, 0.5, "no batching metrics reported by the server", ha="center", transform=axis.transAxes)
+    axis.legend(fontsize=8)
+    return _save(figure, path)
+
+
+def latency_timeline(requests: Sequence[tuple[float, float, int, int | None]], markers: Sequence[tuple[float, str, str]],
+                     path: Path, title: str = "Latency during the run") -> Path:
+    """Every request's latency over time (s from start), with vertical markers (t, label, color)."""
+    figure, axis = plt.subplots(figsize=(11, 4))
+    ok = [(t, ms) for t, ms, good, _ in requests if good]
+    failed = [(t, ms) for t, ms, good, _ in requests if not good]
+    if ok:
+        axis.scatter(*zip(*ok), s=2, alpha=0.4, label="request")
+    if failed:
+        axis.scatter(*zip(*failed), s=10, color="red", label="failed request")
+    for t, label, color in markers:
+        axis.axvline(t, color=color, linestyle="--", alpha=0.8)
+        axis.text(t, axis.get_ylim()[1] * 0.95, f" {label}", color=color, fontsize=8, va="top")
+    axis.set(title=title, xlabel="seconds since start", ylabel="latency (ms)", yscale="log")
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8, loc="upper left")
+    return _save(figure, path)
+
+
+def history_timeline(history_csv: Path, path: Path) -> Path:
+    """Requests/s, p50/p95 and users over time from Locust's --csv-full-history file."""
+    rows = []
+    if history_csv.is_file():
+        with history_csv.open() as file:
+            rows = [r for r in csv.DictReader(file) if r.get("Name") == "Aggregated"]
+    figure, (top, bottom) = plt.subplots(2, 1, figsize=(11, 6), sharex=True)
+    if rows:
+        start = int(rows[0]["Timestamp"])
+        seconds = [int(r["Timestamp"]) - start for r in rows]
+
+        def column(name: str) -> list[float]:
+            return [float(r[name]) if r[name] not in ("", "N/A") else float("nan") for r in rows]
+
+        top.plot(seconds, column("Requests/s"), label="requests/s")
+        top.plot(seconds, column("Failures/s"), color="red", label="failures/s")
+        users_axis = top.twinx()
+        users_axis.plot(seconds, column("User Count"), color="gray", alpha=0.5, label="users")
+        users_axis.set_ylabel("users")
+        bottom.plot(seconds, column("50%"), label="p50 (recent)")
+        bottom.plot(seconds, column("95%"), label="p95 (recent)")
+    top.set(title="Throughput", ylabel="per second")
+    bottom.set(title="Latency (Locust's recent window)", xlabel="seconds since start", ylabel="ms")
+    for axis in (top, bottom):
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=8, loc="upper left")
+    return _save(figure, path)
+
+
+def _save(figure: Any, path: Path) -> Path:
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path

@@ -1,0 +1,88 @@
+"""Checks before any load: the server answers, the model is AVAILABLE, its inputs match the schema.
+
+A load test against the wrong thing produces thousands of identical errors; these checks produce
+one sentence instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+from .errors import LoadTestError
+
+
+def expected_inputs() -> dict[str, tuple[str, int]]:
+    """Signature input name -> (dtype, width), from the schema the payloads are built from."""
+    from ..data.schema import load_schema
+
+    schema = load_schema()
+    return {"dense": ("DT_FLOAT", len(schema.dense)), "categorical": ("DT_STRING", len(schema.categorical))}
+
+
+def _get(url: str) -> requests.Response:
+    try:
+        return requests.get(url, timeout=5)
+    except requests.RequestException as error:
+        raise LoadTestError(
+            f"the server is not reachable at {url} ({type(error).__name__}); "
+            "start it with `make serve` or pass --host"
+        ) from None
+
+
+def check_rest(rest_url: str, model_name: str) -> dict[str, Any]:
+    """Returns the model's status JSON; raises LoadTestError naming what is wrong."""
+    status = _get(f"{rest_url}/v1/models/{model_name}")
+    if status.status_code == 404:
+        raise LoadTestError(
+            f"model {model_name!r} not found on the server at {rest_url}: {status.json().get('error', status.text)}; "
+            "check MODEL_NAME (or --model-name) and what the server serves (`make status`)"
+        )
+    if not status.ok:
+        raise LoadTestError(f"model status at {rest_url} answered HTTP {status.status_code}: {status.text[:200]}")
+    versions = status.json().get("model_version_status", [])
+    if not any(v.get("state") == "AVAILABLE" for v in versions):
+        raise LoadTestError(f"model {model_name!r} has no AVAILABLE version on {rest_url}: {versions}")
+    check_signature(_get(f"{rest_url}/v1/models/{model_name}/metadata").json(), model_name)
+    return status.json()
+
+
+def check_signature(metadata: dict[str, Any], model_name: str) -> None:
+    """The serving_default inputs must be exactly the schema's: same names, dtypes and widths."""
+    signatures = metadata.get("metadata", {}).get("signature_def", {}).get("signature_def", {})
+    if "serving_default" not in signatures:
+        raise LoadTestError(f"model {model_name!r} has no serving_default signature (found: {sorted(signatures)})")
+    inputs = signatures["serving_default"].get("inputs", {})
+    found = {}
+    for name, info in inputs.items():
+        dims = [int(d.get("size", -1)) for d in info.get("tensor_shape", {}).get("dim", [])]
+        found[name] = (info.get("dtype"), dims[-1] if dims else None)
+    expected = expected_inputs()
+    if found != expected:
+        raise LoadTestError(
+            f"model {model_name!r} does not take this project's schema: its serving_default inputs are "
+            f"{found}, the schema needs {expected} (name: (dtype, width)); "
+            "export the model from this project or point MODEL_NAME at one that was"
+        )
+
+
+def check_grpc(target: str, timeout: float = 5.0) -> None:
+    import grpc
+
+    channel = grpc.insecure_channel(target)
+    try:
+        grpc.channel_ready_future(channel).result(timeout=timeout)
+    except grpc.FutureTimeoutError:
+        raise LoadTestError(f"the gRPC API is not reachable at {target}; start the server or pass --grpc-target") from None
+    finally:
+        channel.close()
+
+
+def served_versions(rest_url: str, model_name: str) -> dict[int, dict[str, Any]]:
+    """Version -> its status entry ({"state", "status": {"error_code", "error_message"}})."""
+    reply = requests.get(f"{rest_url}/v1/models/{model_name}", timeout=5)
+    if reply.status_code == 404:
+        return {}
+    reply.raise_for_status()
+    return {int(v["version"]): v for v in reply.json().get("model_version_status", [])}

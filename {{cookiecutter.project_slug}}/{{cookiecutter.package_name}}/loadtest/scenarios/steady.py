@@ -1,0 +1,66 @@
+"""Steady (or step / spike) load against a server that already runs, e.g. `make serve`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import locust_run, plots, preflight, report
+from ..errors import LoadTestError
+from .common import say
+
+COLUMNS = ("label", "users", "requests", "failures", "rps", "p50_ms", "p95_ms", "p99_ms", "generator_cpu_peak_percent")
+
+
+@dataclass
+class SteadyOptions:
+    host: str
+    grpc_target: str
+    model_name: str
+    protocol: str = "rest"
+    users: int = 8
+    spawn_rate: float = 0.0
+    duration: float = 30.0
+    rows: int = 1
+    processes: int = 1
+    metrics_port: int = 0
+    shape: list[str] = field(default_factory=list)  # Locust shape options
+    reports_dir: Path = Path("reports")
+
+
+def run(options: SteadyOptions) -> dict[str, Any]:
+    preflight.check_rest(options.host, options.model_name)
+    if options.protocol == "grpc":
+        preflight.check_grpc(options.grpc_target)
+    run_dir = report.new_run_dir(options.reports_dir, "steady")
+    say(f"steady load: {options.users} {options.protocol} users for {options.duration:.0f}s -> {run_dir}")
+    spec = locust_run.LocustRun(
+        label="steady", out_dir=run_dir, host=options.host, model_name=options.model_name,
+        protocol=options.protocol, users=options.users, spawn_rate=options.spawn_rate, seconds=options.duration,
+        rows=options.rows, processes=options.processes, grpc_target=options.grpc_target,
+        metrics_port=options.metrics_port, shape_options=options.shape,
+    )
+    interrupted = False
+    try:
+        result = locust_run.run(spec, progress=say)
+    except locust_run.Interrupted as stop:
+        result, interrupted = stop.result, True
+    if not result.stats:
+        raise LoadTestError(f"Locust wrote no statistics (exit code {result.returncode}); see its log {result.log}")
+    row = report.run_row(result, protocol=options.protocol)
+    warning = report.generator_warning([row])
+    summary = {
+        "scenario": "steady", "interrupted": interrupted,
+        "config": {k: str(v) for k, v in vars(options).items()},
+        "runs": [row], "generator_bottleneck": bool(warning), "warnings": [warning] if warning else [],
+    }
+    images = [plots.history_timeline(run_dir / "steady_stats_history.csv", run_dir / "timeline.png")]
+    report.write_summary(run_dir, summary)
+    report.write_html(run_dir, "Steady load", [("Result", [row], COLUMNS)], images, notes=summary["warnings"])
+    say(report.table([row], COLUMNS))
+    for note in summary["warnings"]:
+        say(f"WARNING: {note}")
+    say(f"report: {run_dir / 'report.html'}")
+    summary["run_dir"] = str(run_dir)
+    return summary

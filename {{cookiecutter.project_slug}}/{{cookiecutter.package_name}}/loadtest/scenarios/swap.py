@@ -1,0 +1,260 @@
+"""Model versions swapped under steady gRPC load: traffic must move, and no request may fail.
+
+The server polls the base path every second. During the run: two new versions (copies of the
+current one, published atomically), one rollback (the original files republished under a new
+number) and one corrupt version (garbage saved_model.pb), which must never take traffic.
+gRPC replies name the version that served, so every move is read from the traffic itself.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import locust_run, plots, preflight, report
+from ..errors import LoadTestError
+from .common import models_root, newest_version, say, server_flags, start_server
+
+COLUMNS = ("step", "version", "published_s", "available_s", "first_served_s", "moved", "p99_window_ms")
+WINDOW = 2.0  # seconds either side of a swap counted as "around the swap"
+
+
+@dataclass
+class SwapOptions:
+    models_dir: Path
+    model_name: str
+    users: int = 8
+    interval: float = 5.0  # seconds of traffic on each version before the next swap
+    max_duration: float = 180.0
+    rows: int = 1
+    corrupt: bool = True
+    in_place: bool = False
+    metrics_port: int = 0
+    reports_dir: Path = Path("reports")
+
+
+@dataclass
+class Step:
+    kind: str  # new | rollback | corrupt
+    version: int
+    published: float  # time.time()
+    available: float | None = None
+    status: dict[str, Any] = field(default_factory=dict)
+
+
+class SwapDriver(threading.Thread):
+    """Publishes the versions while Locust runs; `done` once the last step has been observed."""
+
+    def __init__(self, options: SwapOptions, models: Path, rest_url: str) -> None:
+        super().__init__(daemon=True)
+        self.options, self.models, self.rest_url = options, models, rest_url
+        self.base = models / options.model_name
+        self.original = newest_version(models, options.model_name)
+        self.steps: list[Step] = []
+        self.error: str | None = None
+        self.done = threading.Event()
+        self.cancel = threading.Event()  # set when the run ends early (Ctrl-C, Locust gone)
+
+    def run(self) -> None:
+        from ...export.publish import publish_version
+
+        try:
+            self.cancel.wait(self.options.interval)  # steady traffic on the first version
+            for kind in ("new", "new", "rollback"):
+                if self.cancel.is_set():
+                    return
+                source = self.original if kind == "rollback" else newest_version(self.models, self.options.model_name)
+                published = time.time()
+                version = publish_version(source, self.models, self.options.model_name)
+                step = Step(kind, version, published)
+                self.steps.append(step)
+                _annotate(f"{self.options.model_name}: {kind} version {version} published", kind)
+                say(f"  published version {version} ({kind}{', files of ' + self.original.name if kind == 'rollback' else ''})")
+                step.status = self._wait(version, lambda s: s.get("state") == "AVAILABLE")
+                step.available = time.time()
+                self.cancel.wait(self.options.interval)
+            if self.options.corrupt and not self.cancel.is_set():
+                self._corrupt()
+        except Exception as error:  # reported in the summary; the run still stops cleanly
+            self.error = f"{type(error).__name__}: {error}"
+        finally:
+            self.done.set()
+
+    def _corrupt(self) -> None:
+        version = max(int(p.name) for p in self.base.iterdir() if p.name.isdigit()) + 1
+        staging = self.base / f".corrupt-{version}"  # not a number: the server ignores it until renamed
+        shutil.copytree(self.original, staging)
+        (staging / "saved_model.pb").write_bytes(b"this is not a SavedModel")
+        published = time.time()
+        os.rename(staging, self.base / str(version))  # atomic: never half-visible
+        step = Step("corrupt", version, published)
+        self.steps.append(step)
+        _annotate(f"{self.options.model_name}: corrupt version {version} published", "corrupt")
+        say(f"  published corrupt version {version}")
+        step.status = self._wait(version, lambda s: s.get("state") == "END" or s.get("status", {}).get("error_code", "OK") != "OK",
+                                 must=False)
+        self.cancel.wait(self.options.interval)
+
+    def _wait(self, version: int, condition: Any, timeout: float = 90.0, must: bool = True) -> dict[str, Any]:
+        deadline, status = time.monotonic() + timeout, {}
+        while time.monotonic() < deadline and not self.cancel.is_set():
+            status = preflight.served_versions(self.rest_url, self.options.model_name).get(version, {})
+            if status and condition(status):
+                return status
+            time.sleep(0.2)
+        if must:
+            raise LoadTestError(f"version {version} did not become AVAILABLE within {timeout:.0f}s (status: {status})")
+        return status
+
+
+def _annotate(text: str, tag: str) -> None:
+    try:
+        from ...dashboards import annotate
+    except ImportError:
+        try:
+            from ...dashboards.grafana import annotate
+        except ImportError:
+            return
+    try:
+        annotate(text, ["swap", tag])
+    except Exception as error:  # a dashboard mark is never worth failing the experiment
+        say(f"  (Grafana annotation failed: {error})")
+
+
+def read_requests(paths: list[Path]) -> list[tuple[float, float, int, int | None]]:
+    rows = []
+    for path in paths:
+        with path.open() as file:
+            for row in csv.DictReader(file):
+                version = int(row["version"]) if row["version"] not in ("", "None") else None
+                rows.append((float(row["time"]), float(row["latency_ms"]), int(row["ok"]), version))
+    return sorted(rows)
+
+
+def _p99(latencies: list[float]) -> float | None:
+    return round(float(np.percentile(latencies, 99)), 2) if latencies else None
+
+
+def analyse(steps: list[Step], requests: list[tuple[float, float, int, int | None]], start: float) -> dict[str, Any]:
+    """Per step: when its version first served, whether traffic moved to it, p99 around the swap."""
+    versions_in_order = []
+    for _, _, ok, version in requests:
+        if ok and version is not None and (not versions_in_order or versions_in_order[-1] != version):
+            versions_in_order.append(version)
+    rows, windows = [], []
+    for i, step in enumerate(steps):
+        served = [t for t, _, ok, v in requests if ok and v == step.version]
+        first = served[0] if served else None
+        if step.kind == "corrupt":
+            moved = None
+        else:
+            # Moved: the last responses before the next step all came from this version.
+            end = steps[i + 1].published if i + 1 < len(steps) else requests[-1][0] if requests else step.published
+            tail = [v for t, _, ok, v in requests if ok and end - 1.0 <= t < end]
+            moved = bool(first) and bool(tail) and all(v == step.version for v in tail)
+        centre = first or step.available or step.published
+        window = [ms for t, ms, _, _ in requests if abs(t - centre) <= WINDOW]
+        windows.append(centre)
+        rows.append({
+            "step": step.kind, "version": step.version,
+            "published_s": round(step.published - start, 2),
+            "available_s": round(step.available - start, 2) if step.available else None,
+            "first_served_s": round(first - start, 2) if first else None,
+            "moved": moved, "p99_window_ms": _p99(window),
+            "status": step.status,
+        })
+    steady = [ms for t, ms, _, _ in requests if all(abs(t - c) > WINDOW for c in windows)]
+    return {"steps": rows, "served_versions_in_order": versions_in_order,
+            "version_changes": max(0, len(versions_in_order) - 1), "steady_p99_ms": _p99(steady)}
+
+
+def run(options: SwapOptions) -> dict[str, Any]:
+    newest_version(options.models_dir, options.model_name)  # fail before creating a report folder
+    run_dir = report.new_run_dir(options.reports_dir, "swap")
+    say(f"version swaps under {options.users} gRPC users -> {run_dir}")
+    interrupted, started = False, time.time()
+    with models_root(options.models_dir, options.model_name, options.in_place) as models:
+        server = start_server(server_flags(models, batching=True, poll_seconds=1), run_dir / "server.log")
+        try:
+            preflight.check_rest(server.rest_url, options.model_name)
+            preflight.check_grpc(server.grpc_target)
+            driver = SwapDriver(options, models, server.rest_url)
+            spec = locust_run.LocustRun(
+                label="swap", out_dir=run_dir, host=server.rest_url, model_name=options.model_name,
+                protocol="grpc", users=options.users, seconds=options.max_duration, rows=options.rows,
+                grpc_target=server.grpc_target, metrics_port=options.metrics_port, request_log=True,
+            )
+            # The driver starts once Locust has started sending, so each version gets traffic.
+            timer = threading.Timer(3.0, driver.start)
+            timer.start()
+            try:
+                result = locust_run.run(spec, progress=say, stop_when=driver.done.is_set)
+            except locust_run.Interrupted as stop:
+                result, interrupted = stop.result, True
+            finally:
+                timer.cancel()
+                driver.cancel.set()
+                if driver.is_alive():  # let a publish in progress finish before the folder goes
+                    driver.join(timeout=30)
+        finally:
+            server.stop()
+    return _write(options, run_dir, result, driver, started, interrupted)
+
+
+def _write(options: SwapOptions, run_dir: Path, result: Any, driver: SwapDriver, started: float,
+           interrupted: bool) -> dict[str, Any]:
+    requests = read_requests(result.request_logs)
+    start = requests[0][0] if requests else started
+    analysis = analyse(driver.steps, requests, start)
+    swaps = [s for s in analysis["steps"] if s["step"] != "corrupt"]
+    corrupt = next((s for s in analysis["steps"] if s["step"] == "corrupt"), None)
+    failures = []
+    if result.failures:
+        failures.append(f"{result.failures} of {result.requests} requests failed during the swaps")
+    if driver.error:
+        failures.append(f"the swap sequence stopped early: {driver.error}")
+    failures += [f"traffic did not move to version {s['version']} ({s['step']})" for s in swaps if not s["moved"]]
+    if len(swaps) < 3 and not interrupted:
+        failures.append(f"only {len(swaps)} swaps happened (3 expected)")
+    if corrupt is not None:
+        if corrupt["first_served_s"] is not None:
+            failures.append(f"corrupt version {corrupt['version']} served traffic")
+        corrupt["never_served"] = corrupt["first_served_s"] is None
+    row = report.run_row(result, protocol="grpc")
+    warning = report.generator_warning([row])
+    summary = {
+        "scenario": "swap", "interrupted": interrupted, "passed": not failures and not interrupted,
+        "failures_found": failures, "config": {k: str(v) for k, v in vars(options).items()},
+        "runs": [row], "requests": result.requests, "failures": result.failures,
+        **analysis, "corrupt": corrupt,
+        "generator_bottleneck": bool(warning), "warnings": [warning] if warning else [],
+    }
+    markers = [(s["first_served_s"] or s["published_s"], f"v{s['version']} {s['step']}",
+                "red" if s["step"] == "corrupt" else "green") for s in analysis["steps"]]
+    relative = [(t - start, ms, ok, v) for t, ms, ok, v in requests]
+    images = [plots.latency_timeline(relative, markers, run_dir / "latency_timeline.png",
+                                     "Latency during version swaps (dashed: version swaps)")]
+    report.write_summary(run_dir, summary)
+    steady = [{"label": "steady state (outside swap windows)", "p99_ms": analysis["steady_p99_ms"],
+               "requests": result.requests, "failures": result.failures,
+               "version_changes": analysis["version_changes"]}]
+    report.write_html(run_dir, "Version swaps under load",
+                      [("Swaps", analysis["steps"], COLUMNS),
+                       ("Whole run", steady, ("label", "requests", "failures", "version_changes", "p99_ms"))],
+                      images, notes=summary["warnings"], failures=failures)
+    say(report.table(analysis["steps"], COLUMNS))
+    say(f"steady-state p99 {analysis['steady_p99_ms']} ms; {result.requests} requests, {result.failures} failed; "
+        f"served versions in order: {analysis['served_versions_in_order']}")
+    for note in summary["warnings"]:
+        say(f"WARNING: {note}")
+    say(f"report: {run_dir / 'report.html'}")
+    summary["run_dir"] = str(run_dir)
+    return summary

@@ -1,0 +1,132 @@
+"""The model server process: load the initial models, then open gRPC and REST; poll for new
+versions and config changes; on SIGTERM/SIGINT stop accepting, let in-flight requests finish, exit 0."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import grpc
+from aiohttp import web
+
+from .batching import BatchOptions
+from .config import DEFAULT_PROMETHEUS_PATH, read_batching_parameters, read_model_server_config, read_monitoring_config
+from .errors import ServingError
+from .grpc_service import add_services
+from .manager import AVAILABLE, Manager
+from .metrics import ServingMetrics
+from .rest import RestApi
+
+log = logging.getLogger("model_server")
+GRACE_SECONDS = 10
+
+
+class StartupError(RuntimeError):
+    """The initial models could not be served; the message says which and why."""
+
+
+def initial_config(flags: Any) -> Any:
+    from tensorflow_serving.config import model_server_config_pb2
+
+    if flags.model_config_file:
+        return read_model_server_config(Path(flags.model_config_file))
+    config = model_server_config_pb2.ModelServerConfig()
+    config.model_config_list.config.add(name=flags.model_name, base_path=flags.model_base_path,
+                                        model_platform="tensorflow")
+    return config
+
+
+def configure_tensorflow(flags: Any) -> None:
+    import tensorflow as tf
+
+    intra = flags.tensorflow_intra_op_parallelism or flags.tensorflow_session_parallelism
+    inter = flags.tensorflow_inter_op_parallelism or flags.tensorflow_session_parallelism
+    if intra:
+        tf.config.threading.set_intra_op_parallelism_threads(intra)
+    if inter:
+        tf.config.threading.set_inter_op_parallelism_threads(inter)
+
+
+def metrics_path(flags: Any) -> str | None:
+    if not flags.monitoring_config_file:
+        return None
+    prometheus = read_monitoring_config(Path(flags.monitoring_config_file)).prometheus_config
+    return (prometheus.path or DEFAULT_PROMETHEUS_PATH) if prometheus.enable else None
+
+
+async def serve(flags: Any) -> int:
+    configure_tensorflow(flags)
+    config = initial_config(flags)
+    options = BatchOptions.from_proto(read_batching_parameters(Path(flags.batching_parameters_file))) \
+        if flags.enable_batching and flags.batching_parameters_file else (BatchOptions() if flags.enable_batching else None)
+    path = metrics_path(flags)
+    metrics = ServingMetrics()
+    workers = options.num_batch_threads if options else flags.rest_api_num_threads
+    executor = ThreadPoolExecutor(max(1, workers), thread_name_prefix="inference")
+    manager = Manager(flags, metrics, executor, options)
+
+    try:
+        await manager.apply_config(config)
+    except ServingError as error:
+        raise StartupError(error.message) from None
+    for model in manager.models.values():
+        if manager.serving_version(model.name) is None:
+            failures = "; ".join(f"version {v.number}: {v.error.message}" for v in model.versions.values() if v.error)
+            raise StartupError(f"model {model.name} has no version that loaded from {model.base_path}"
+                               + (f" ({failures})" if failures else " (no integer-named version folders)"))
+
+    grpc_server = grpc.aio.server()
+    add_services(grpc_server, manager, metrics)
+    grpc_port = grpc_server.add_insecure_port(f"{flags.bind_address}:{flags.port}")
+    await grpc_server.start()
+    log.info("Running gRPC ModelServer at %s:%d ...", flags.bind_address, grpc_port)
+    runner = None
+    if flags.rest_api_port:
+        runner = web.AppRunner(RestApi(manager, metrics, flags.rest_api_timeout_in_ms, path).app(),
+                               access_log=None, shutdown_timeout=GRACE_SECONDS)
+        await runner.setup()
+        await web.TCPSite(runner, flags.bind_address, flags.rest_api_port).start()
+        log.info("Exporting HTTP/REST API at:%s:%d ...", flags.bind_address, flags.rest_api_port)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    background = [asyncio.ensure_future(manager.poll_forever())]
+    if flags.model_config_file and flags.model_config_file_poll_wait_seconds > 0:
+        background.append(asyncio.ensure_future(poll_config(manager, flags)))
+    await stop.wait()
+
+    log.info("Shutting down: finishing in-flight requests (up to %ds)", GRACE_SECONDS)
+    for task in background:
+        task.cancel()
+    await grpc_server.stop(GRACE_SECONDS)
+    if runner is not None:
+        await runner.cleanup()
+    await manager.shutdown()
+    executor.shutdown(wait=False, cancel_futures=True)
+    return 0
+
+
+async def poll_config(manager: Manager, flags: Any) -> None:
+    """Re-read --model_config_file every --model_config_file_poll_wait_seconds; apply it when it changed."""
+    path = Path(flags.model_config_file)
+    last = path.read_text()
+    while True:
+        await asyncio.sleep(flags.model_config_file_poll_wait_seconds)
+        try:
+            text = path.read_text()
+            if text != last:
+                last = text
+                await manager.apply_config(read_model_server_config(path))
+                log.info("Applied the changed model config %s", path)
+        except Exception as error:  # keep serving the previous config
+            log.error("Not applying %s: %s", path, error)
+
+
+def available_versions(manager: Manager) -> dict[str, list[int]]:
+    return {m.name: [v.number for v in m.versions.values() if v.state == AVAILABLE] for m in manager.models.values()}
