@@ -57,5 +57,5 @@ def test_cli_help_lists_every_stage(rendered: tuple[str, Path]) -> None:
     package = VARIANTS[name].get("package_name", project.name.replace("-", "_"))
     result = subprocess.run([sys.executable, "-m", package, "--help"], cwd=project, text=True, capture_output=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    for command in ("train", "export", "publish", "verify", "serve", "stop", "status", "loadtest", "bench", "dashboards"):
+    for command in ("train", "export", "publish", "verify", "serve", "stop", "status", "loadtest", "bench", "dashboards", "summary"):
         assert re.search(rf"^\s+{command}\b", result.stdout, re.M), command

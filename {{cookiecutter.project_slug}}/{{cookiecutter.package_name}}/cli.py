@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "loadtest": ".loadtest.cli:loadtest_group",
     "bench": ".serving.bench:bench_command",
     "dashboards": ".dashboards.cli:dashboards_group",
+    "summary": ".summary:summary_command",
 }
 
 
