@@ -40,9 +40,16 @@ def rendered(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     return name, render(tmp_path_factory.mktemp(f"render-{name}"), VARIANTS[name])
 
 
+# TF Serving's own test models (../shared beside the repo, when present): the generated suites
+# cross-check the embedded server against them, and skip those tests with a message otherwise.
+TF_SERVING_TESTDATA = REPO.parent / "shared" / "fixtures" / "tf_serving_testdata"
+
+
 def run_make(project: Path, *targets: str, extra: dict[str, str] | None = None, timeout: int = 1800) -> subprocess.CompletedProcess[str]:
     """Run make in a rendered project with this repo's venv (one TensorFlow install for all variants)."""
     env = {**os.environ, **(extra or {})}
+    if TF_SERVING_TESTDATA.is_dir():
+        env.setdefault("TF_SERVING_TESTDATA", str(TF_SERVING_TESTDATA))
     return subprocess.run(
         ["make", "-C", str(project), *targets, f"VENV={VENV_PYTHON.parent.parent}"],
         env=env, text=True, capture_output=True, timeout=timeout,

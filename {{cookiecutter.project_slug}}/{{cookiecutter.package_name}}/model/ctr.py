@@ -23,8 +23,8 @@ def build_model(
     for block in range(attention_blocks):
         tokens = FieldAttention(num_heads=num_heads, key_dim=schema.embedding_dim, name=f"field_attention_{block}")(tokens)
     hidden = keras.layers.Flatten(name="flatten")(tokens)
-    for units in hidden_units:
-        hidden = keras.layers.Dense(units, activation="relu")(hidden)
+    for layer, units in enumerate(hidden_units):  # named: "dense" is taken by the input
+        hidden = keras.layers.Dense(units, activation="relu", name=f"hidden_{layer}")(hidden)
     probability = keras.layers.Dense(1, activation="sigmoid", name="probability")(hidden)
     model = keras.Model({"dense": dense, "categorical": categorical}, probability, name="ctr")
     model.compile(
