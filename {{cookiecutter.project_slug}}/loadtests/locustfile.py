@@ -8,6 +8,7 @@ Options (--rows, --shape, --metrics-port, ...): `locust -f loadtests/locustfile.
 """
 
 import random
+import ssl
 import sys
 from pathlib import Path
 
@@ -16,11 +17,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from locust import FastHttpUser, LoadTestShape, User, constant, task  # noqa: E402
 
-from {{ cookiecutter.package_name }}.loadtest import hooks  # noqa: E402  (options, pools, metrics)
+from {{ cookiecutter.package_name }}.loadtest import hooks, settings  # noqa: E402  (options, pools, metrics)
 from {{ cookiecutter.package_name }}.loadtest.grpc_client import PredictClient  # noqa: E402
 from {{ cookiecutter.package_name }}.loadtest.shapes import plan, spec_from_options  # noqa: E402
 
-JSON = {"Content-Type": "application/json"}
+# TLS and API key from SERVING_CA_FILE / SERVING_API_KEY (unset: plain HTTP, no key); pass an https:// --host.
+JSON = {"Content-Type": "application/json", **settings.auth_headers()}
 
 
 class RestUser(FastHttpUser):
@@ -28,6 +30,9 @@ class RestUser(FastHttpUser):
 
     protocol = "rest"
     wait_time = constant(0)
+    if settings.ca_file():  # verify the server against our CA (Locust's default skips verification)
+        insecure = False
+        ssl_context_factory = staticmethod(lambda: ssl.create_default_context(cafile=settings.ca_file()))
 
     def on_start(self) -> None:
         self.bodies = hooks.pool("rest")

@@ -23,6 +23,8 @@ COMMANDS: dict[str, str] = {
     "bench": ".serving.bench:bench_command",
     "dashboards": ".dashboards.cli:dashboards_group",
     "summary": ".summary:summary_command",
+    "certs": ".certs:certs_command",
+    "soak": ".soak:soak_command",
 }
 
 

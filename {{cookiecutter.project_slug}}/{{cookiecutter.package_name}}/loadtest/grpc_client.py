@@ -12,6 +12,8 @@ from typing import Any
 import grpc
 import grpc.experimental.gevent as grpc_gevent
 
+from . import settings
+
 grpc_gevent.init_gevent()
 
 _channels: dict[str, grpc.Channel] = {}
@@ -20,7 +22,9 @@ _channels: dict[str, grpc.Channel] = {}
 def channel(target: str) -> grpc.Channel:
     """One HTTP/2 channel per target and process, shared by its users (as a real client would)."""
     if target not in _channels:
-        _channels[target] = grpc.insecure_channel(target)
+        credentials = settings.grpc_channel_credentials()  # SERVING_CA_FILE set: TLS
+        _channels[target] = (grpc.secure_channel(target, credentials) if credentials
+                             else grpc.insecure_channel(target))
     return _channels[target]
 
 
@@ -33,13 +37,14 @@ class PredictClient:
         self._stub = prediction_service_pb2_grpc.PredictionServiceStub(channel(target))
         self._events = events
         self._timeout = timeout
+        self._metadata = settings.grpc_metadata()  # SERVING_API_KEY, when the server wants one
 
     def predict(self, request: Any, name: str = "Predict") -> int | None:
         """Returns the version that served the request (None on failure)."""
         start = time.perf_counter()
         version, length, exception = None, 0, None
         try:
-            response = self._stub.Predict(request, timeout=self._timeout)
+            response = self._stub.Predict(request, timeout=self._timeout, metadata=self._metadata)
             version = response.model_spec.version.value
             length = response.ByteSize()
         except grpc.RpcError as error:

@@ -10,6 +10,7 @@ from typing import Any
 
 import requests
 
+from . import settings
 from .errors import LoadTestError
 
 
@@ -23,12 +24,15 @@ def expected_inputs() -> dict[str, tuple[str, int]]:
 
 def _get(url: str) -> requests.Response:
     try:
-        return requests.get(url, timeout=5)
+        reply = requests.get(url, timeout=5, headers=settings.auth_headers(), verify=settings.requests_verify())
     except requests.RequestException as error:
         raise LoadTestError(
             f"the server is not reachable at {url} ({type(error).__name__}); "
             "start it with `make serve` or pass --host"
         ) from None
+    if reply.status_code == 401:
+        raise LoadTestError(f"the server at {url} wants an API key: set SERVING_API_KEY (or SERVING_API_KEY_FILE)")
+    return reply
 
 
 def check_rest(rest_url: str, model_name: str) -> dict[str, Any]:
@@ -70,7 +74,8 @@ def check_signature(metadata: dict[str, Any], model_name: str) -> None:
 def check_grpc(target: str, timeout: float = 5.0) -> None:
     import grpc
 
-    channel = grpc.insecure_channel(target)
+    credentials = settings.grpc_channel_credentials()
+    channel = grpc.secure_channel(target, credentials) if credentials else grpc.insecure_channel(target)
     try:
         grpc.channel_ready_future(channel).result(timeout=timeout)
     except grpc.FutureTimeoutError:
@@ -81,7 +86,8 @@ def check_grpc(target: str, timeout: float = 5.0) -> None:
 
 def served_versions(rest_url: str, model_name: str) -> dict[int, dict[str, Any]]:
     """Version -> its status entry ({"state", "status": {"error_code", "error_message"}})."""
-    reply = requests.get(f"{rest_url}/v1/models/{model_name}", timeout=5)
+    reply = requests.get(f"{rest_url}/v1/models/{model_name}", timeout=5, headers=settings.auth_headers(),
+                         verify=settings.requests_verify())
     if reply.status_code == 404:
         return {}
     reply.raise_for_status()

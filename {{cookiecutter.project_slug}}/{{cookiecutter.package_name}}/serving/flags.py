@@ -2,9 +2,10 @@
 
 `--name=value` (or `--name value`); booleans as `--name`, `--name=true` or `--name=false`.
 Flags TF Serving has but this server does not implement are rejected by name rather than ignored,
-and so is anything unknown. One flag is ours: `--base_path_map=/models=models` (repeatable) maps a
+and so is anything unknown. Extensions (ours): `--base_path_map=/models=models` (repeatable) maps a
 path prefix used in config files to a local folder, so a config written for the container serves
-here unchanged.
+here unchanged; `--bind_address`; and the hardening flags (TLS files, API keys, request limits and
+read timeouts), all off or permissive by default.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 
 # TF Serving flags that change behaviour this server does not have: refuse them instead of pretending.
 UNSUPPORTED = (
-    "grpc_socket_path", "ssl_config_file", "platform_config_file", "per_process_gpu_memory_fraction",
+    "grpc_socket_path", "platform_config_file", "per_process_gpu_memory_fraction",
     "grpc_channel_arguments", "enable_signature_method_name_check", "xla_cpu_compilation_enabled",
     "saved_model_tags", "remove_unused_fields_from_bundle_metagraph", "prefer_tflite_model",
     "use_tflite_model", "tensorflow_session_config_file", "mixed_precision", "thread_pool_factory_config_file",
@@ -84,6 +85,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="(extension) address to listen on; TF Serving listens on all interfaces (0.0.0.0)")
     add("--base_path_map", type=_path_map, action="append", default=[], metavar="PREFIX=LOCAL",
         help="(extension) serve config base paths under PREFIX from LOCAL instead; repeatable")
+    # Access control and limits (see auth.py, tls.py, limits.py). `--ssl_config_file` is TF Serving's.
+    add("--ssl_config_file", default="", help="SSLConfig text proto (inline PEMs): TLS for gRPC, as TF Serving")
+    add("--ssl_cert_file", default="", help="(extension) PEM certificate chain: TLS for REST and gRPC")
+    add("--ssl_key_file", default="", help="(extension) PEM private key of --ssl_cert_file")
+    add("--api_keys_file", default="",
+        help="(extension) one API key per line; requests must send one (Authorization: Bearer or X-API-Key)")
+    flag("protect_metrics", False, "(extension) with --api_keys_file, also require a key for the metrics page")
+    add("--max_request_bytes", type=int, default=16 << 20,
+        help="(extension) largest REST body / gRPC message accepted (413 / RESOURCE_EXHAUSTED past it)")
+    add("--rest_header_timeout_seconds", type=float, default=30.0,
+        help="(extension) close a connection that sends no complete request headers for this long")
+    add("--rest_body_timeout_seconds", type=float, default=30.0,
+        help="(extension) answer 408 when a request body takes longer than this to arrive")
     for name in UNSUPPORTED:
         add(f"--{name}", default=None, help=argparse.SUPPRESS)
     return parser
@@ -99,6 +113,16 @@ def parse_flags(argv: list[str]) -> argparse.Namespace:
         raise FlagError("--batching_parameters_file is set without setting --enable_batching to true")
     if not flags.model_config_file and not flags.model_base_path:
         raise FlagError("Both server_options.model_base_path and server_options.model_config_file are empty!")
+    for name in ("ssl_config_file", "ssl_cert_file", "ssl_key_file", "api_keys_file"):
+        value = getattr(flags, name)
+        if value and not Path(value).is_file():  # fail before loading models, naming the flag
+            raise FlagError(f"--{name}={value}: no such file")
+    if bool(flags.ssl_cert_file) != bool(flags.ssl_key_file):
+        raise FlagError("--ssl_cert_file and --ssl_key_file must be given together")
+    if flags.protect_metrics and not flags.api_keys_file:
+        raise FlagError("--protect_metrics needs --api_keys_file")
+    if flags.max_request_bytes < 1024:
+        raise FlagError(f"--max_request_bytes={flags.max_request_bytes} is below 1024")
     for value, name in ((flags.port, "port"), (flags.rest_api_port, "rest_api_port")):
         if not 0 <= value < 65536:
             raise FlagError(f"--{name}={value} is not a TCP port")

@@ -10,7 +10,7 @@ from tensorflow_serving.apis import (classification_pb2, get_model_status_pb2, i
                                      model_service_pb2_grpc, predict_pb2, prediction_service_pb2_grpc,
                                      regression_pb2)
 
-from . import inference
+from . import inference, limits
 from .errors import ServingError
 from .manager import Manager
 from .metrics import ServingMetrics
@@ -48,9 +48,10 @@ class _Calls:
 
 
 class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
-    def __init__(self, manager: Manager, metrics: ServingMetrics) -> None:
+    def __init__(self, manager: Manager, metrics: ServingMetrics, max_tensor_elements: int = 1 << 24) -> None:
         self.manager = manager
         self.calls = _Calls(metrics)
+        self.max_tensor_elements = max_tensor_elements
 
     async def Predict(self, request: predict_pb2.PredictRequest, context: Any) -> predict_pb2.PredictResponse:
         async def body() -> predict_pb2.PredictResponse:
@@ -58,6 +59,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
                 servable = served.servable
                 key = inference.signature_key(request.model_spec.signature_name)
                 servable.signature(key)
+                limits.check_tensor_protos(request.inputs, self.max_tensor_elements)
                 inputs = inference.request_arrays(request.inputs)
                 inference.check_predict_inputs(servable, key, inputs)
                 outputs = await self.manager.run(served, key, inputs)
@@ -143,6 +145,8 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer):
         return model_management_pb2.ReloadConfigResponse()
 
 
-def add_services(server: grpc.aio.Server, manager: Manager, metrics: ServingMetrics) -> None:
-    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionService(manager, metrics), server)
+def add_services(server: grpc.aio.Server, manager: Manager, metrics: ServingMetrics,
+                 max_tensor_elements: int = 1 << 24) -> None:
+    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
+        PredictionService(manager, metrics, max_tensor_elements), server)
     model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(manager), server)

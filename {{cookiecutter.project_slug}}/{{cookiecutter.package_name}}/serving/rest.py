@@ -14,7 +14,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from . import inference, tensors
+from . import inference, limits, tensors
+from .auth import ApiKeys, rest_middleware
 from .errors import ServingError, invalid
 from .manager import Manager
 from .metrics import ServingMetrics
@@ -35,14 +36,24 @@ def _version(text: str | None) -> int | None:
 
 
 class RestApi:
-    def __init__(self, manager: Manager, metrics: ServingMetrics, timeout_ms: int, metrics_path: str | None) -> None:
+    def __init__(self, manager: Manager, metrics: ServingMetrics, timeout_ms: int, metrics_path: str | None, *,
+                 api_keys: ApiKeys | None = None, protect_metrics: bool = False,
+                 max_request_bytes: int = 16 << 20, body_timeout: float | None = None) -> None:
         self.manager = manager
         self.metrics = metrics
         self.timeout = timeout_ms / 1000 if timeout_ms > 0 else None
         self.metrics_path = metrics_path
+        self.api_keys = api_keys
+        self.protect_metrics = protect_metrics
+        self.max_request_bytes = max_request_bytes
+        self.body_timeout = body_timeout
 
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=1 << 30)
+        middlewares = []
+        if self.api_keys is not None:
+            open_paths = [] if self.protect_metrics or not self.metrics_path else [self.metrics_path]
+            middlewares.append(rest_middleware(self.api_keys, open_paths))
+        app = web.Application(client_max_size=self.max_request_bytes, middlewares=middlewares)
         if self.metrics_path:
             app.router.add_get(self.metrics_path, self.prometheus)
         app.router.add_route("*", "/{tail:.*}", self.handle)
@@ -56,7 +67,13 @@ class RestApi:
         path = request.path
         if not path.lower().startswith("/v1/") and path.lower() != "/v1":
             raise web.HTTPNotFound()  # only /v1/... reaches TF Serving's handler
-        body = await request.read()
+        try:
+            body = await limits.read_body(request, self.max_request_bytes, self.body_timeout)
+        except limits.Rejected as rejected:
+            response = web.Response(body=orjson.dumps({"error": rejected.message}), status=rejected.status,
+                                    content_type=JSON)
+            response.force_close()  # the rest of the body is not worth reading
+            return response
         labels: dict[str, str] = {}
         try:
             reply = await asyncio.wait_for(self._dispatch(request.method, path, body, labels), self.timeout)
@@ -67,6 +84,13 @@ class RestApi:
         except asyncio.TimeoutError:
             reply, status = orjson.dumps({"error": "Deadline Exceeded"}), 504
             labels["status"] = "DEADLINE_EXCEEDED"
+        except RecursionError:  # JSON nested deeper than the parsers recurse
+            reply, status = orjson.dumps({"error": "JSON Parse error: The document is nested too deeply"}), 400
+            labels["status"] = "INVALID_ARGUMENT"
+        except Exception as error:  # never a bare traceback page: the contract's error shape
+            wrapped = inference.wrap(error)
+            reply, status = orjson.dumps({"error": wrapped.message}), wrapped.http_status
+            labels["status"] = wrapped.code
         if "model" in labels:
             self.metrics.request_count.labels(labels["model"], labels.get("status", "OK")).inc()
             if status == 200:

@@ -15,8 +15,11 @@ from aiohttp import web
 
 from .batching import BatchOptions
 from .config import DEFAULT_PROMETHEUS_PATH, read_batching_parameters, read_model_server_config, read_monitoring_config
+from .auth import ApiKeys, GrpcApiKeys
 from .errors import ServingError
 from .grpc_service import add_services
+from .limits import ELEMENTS_PER_BYTE
+from .tls import grpc_credentials, grpc_tls, rest_ssl_context
 from .manager import AVAILABLE, Manager
 from .metrics import ServingMetrics
 from .rest import RestApi
@@ -61,6 +64,8 @@ def metrics_path(flags: Any) -> str | None:
 async def serve(flags: Any) -> int:
     configure_tensorflow(flags)
     config = initial_config(flags)
+    api_keys = ApiKeys.read(Path(flags.api_keys_file)) if flags.api_keys_file else None
+    tls, ssl_context = grpc_tls(flags), rest_ssl_context(flags)  # bad TLS files fail before models load
     options = BatchOptions.from_proto(read_batching_parameters(Path(flags.batching_parameters_file))) \
         if flags.enable_batching and flags.batching_parameters_file else (BatchOptions() if flags.enable_batching else None)
     path = metrics_path(flags)
@@ -79,17 +84,25 @@ async def serve(flags: Any) -> int:
             raise StartupError(f"model {model.name} has no version that loaded from {model.base_path}"
                                + (f" ({failures})" if failures else " (no integer-named version folders)"))
 
-    grpc_server = grpc.aio.server()
-    add_services(grpc_server, manager, metrics)
-    grpc_port = grpc_server.add_insecure_port(f"{flags.bind_address}:{flags.port}")
+    grpc_server = grpc.aio.server(
+        interceptors=[GrpcApiKeys(api_keys)] if api_keys else None,
+        options=[("grpc.max_receive_message_length", flags.max_request_bytes)])
+    add_services(grpc_server, manager, metrics, flags.max_request_bytes * ELEMENTS_PER_BYTE)
+    address = f"{flags.bind_address}:{flags.port}"
+    grpc_port = (grpc_server.add_secure_port(address, grpc_credentials(tls)) if tls
+                 else grpc_server.add_insecure_port(address))
     await grpc_server.start()
-    log.info("Running gRPC ModelServer at %s:%d ...", flags.bind_address, grpc_port)
+    log.info("Running gRPC ModelServer at %s:%d%s ...", flags.bind_address, grpc_port, " (TLS)" if tls else "")
     runner = None
     if flags.rest_api_port:
-        runner = web.AppRunner(RestApi(manager, metrics, flags.rest_api_timeout_in_ms, path).app(),
-                               access_log=None, shutdown_timeout=GRACE_SECONDS)
+        rest = RestApi(manager, metrics, flags.rest_api_timeout_in_ms, path, api_keys=api_keys,
+                       protect_metrics=flags.protect_metrics, max_request_bytes=flags.max_request_bytes,
+                       body_timeout=flags.rest_body_timeout_seconds)
+        # aiohttp's keep-alive timer also closes a connection whose request headers never complete.
+        runner = web.AppRunner(rest.app(), access_log=None, shutdown_timeout=GRACE_SECONDS,
+                               keepalive_timeout=flags.rest_header_timeout_seconds)
         await runner.setup()
-        await web.TCPSite(runner, flags.bind_address, flags.rest_api_port).start()
+        await web.TCPSite(runner, flags.bind_address, flags.rest_api_port, ssl_context=ssl_context).start()
         log.info("Exporting HTTP/REST API at:%s:%d ...", flags.bind_address, flags.rest_api_port)
 
     stop = asyncio.Event()

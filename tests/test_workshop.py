@@ -1,0 +1,128 @@
+"""Run the workshop (docs/workshop/*.md) end to end: every bash block, in order, in one project.
+
+Lab 1 generates the default project into a temporary folder; the other labs run in it with this
+repository's venv (VENV, exported, so the labs' plain `make train` uses it). `make stop` runs at
+the end whatever happened. The rules for lab authors are in tests/labs.py and docs/README.md.
+
+Environment knobs, for working on the labs:
+- WORKSHOP_UNTIL=05: stop after lab 05 (a prefix of the file names);
+- WORKSHOP_KEEP=/some/dir: work there and keep the project afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from labs import Outcome, Session, parse_labs
+
+REPO = Path(__file__).resolve().parents[1]
+LABS = REPO / "docs" / "workshop"
+VENV = Path(sys.executable).parent.parent
+PROJECT = "ctr-serving"  # the default answers' slug
+PORTS = {"REST": 8501, "gRPC": 8500, "Prometheus": 9090, "load-test metrics": 9646}  # default .env
+STEP_TIMEOUT = 600
+# Variables of the caller that would change what the labs do.
+SCRUBBED = ("VIRTUAL_ENV", "MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MODEL_NAME", "MODELS_DIR", "REST_PORT",
+            "GRPC_PORT", "PROMETHEUS_PORT", "GRAFANA_PORT", "LOADTEST_METRICS_PORT", "GRAFANA_URL")
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def lab_environment(shims: Path) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if key not in SCRUBBED}
+    # `make` in the labs must not reinstall requirements into the shared venv (`setup` would, since
+    # the freshly generated requirements.txt is newer than the venv's stamp): -o marks it current.
+    shims.mkdir(parents=True, exist_ok=True)
+    real_make = shutil.which("make")
+    (shims / "make").write_text(f'#!/bin/sh\nexec {real_make} -o "$VENV/.installed" "$@"\n')
+    (shims / "make").chmod(0o755)
+    env.update(
+        VENV=str(VENV),
+        TEMPLATE=str(REPO),
+        SERVE_MODE="embedded",  # the labs teach embedded mode; compose commands are docker-only blocks
+        # cookiecutter comes from the venv; its python only once lab 1 activates it.
+        PATH=f"{shims}{os.pathsep}{env.get('PATH', '')}{os.pathsep}{VENV / 'bin'}",
+        PYTHONUNBUFFERED="1",
+        NO_COLOR="1",
+    )
+    return env
+
+
+def stop_servers(project: Path, env: dict[str, str]) -> str:
+    if not (project / "Makefile").is_file():
+        return ""
+    stopped = subprocess.run(["make", "stop"], cwd=project, env=env, capture_output=True, text=True, timeout=120)
+    return stopped.stdout + stopped.stderr
+
+
+def kill_leftovers(project: Path) -> list[str]:
+    """Terminate what the labs started and `make stop` left running (processes whose command line
+    names this project's folder, found through the pid files of run/embedded/)."""
+    import psutil
+
+    killed = []
+    for pid_file in sorted((project / "run").glob("**/*.pid.json")):
+        try:
+            process = psutil.Process(json.loads(pid_file.read_text())["pid"])
+            if str(project) in " ".join(process.cmdline()):
+                process.terminate()
+                process.wait(10)
+                killed.append(f"{pid_file.name}: pid {process.pid} ({process.name()})")
+        except (psutil.Error, ValueError, KeyError):
+            continue
+    return killed
+
+
+def report(outcome: Outcome) -> str:
+    tail = outcome.output[-6000:]
+    lines = [f"{outcome.step.where}: exit status {outcome.returncode} after {outcome.seconds:.0f} s",
+             "command:", outcome.step.command.rstrip()]
+    if outcome.returncode == 0 and outcome.missing:
+        lines += ["expected lines not in the output:", *(f"  {line}" for line in outcome.missing)]
+    return "\n".join(lines + ["output (tail):", tail])
+
+
+def test_workshop_labs_run_as_written(tmp_path: Path) -> None:
+    for tool in ("make", "curl"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} is not installed; the labs need it")
+    busy = [f"{what} {port}" for what, port in PORTS.items() if port_in_use(port)]
+    if busy:
+        pytest.skip(f"the labs use the default ports and these are busy: {', '.join(busy)}")
+    until = os.environ.get("WORKSHOP_UNTIL", "")
+    steps = [step for step in parse_labs(LABS) if not until or step.lab[: len(until)] <= until]
+    assert steps, f"no lab steps found in {LABS}"
+
+    workdir = Path(os.environ["WORKSHOP_KEEP"]) if os.environ.get("WORKSHOP_KEEP") else tmp_path / "workshop"
+    workdir.mkdir(parents=True, exist_ok=True)
+    env = lab_environment(tmp_path / "shims")
+    session = Session(workdir, tmp_path / "shell-state", env)
+    log: list[str] = []
+    try:
+        for step in steps:
+            if step.skipped:
+                log.append(f"skip {step.where}")
+                continue
+            outcome = session.run(step, STEP_TIMEOUT)
+            log.append(f"{'ok  ' if outcome.ok else 'FAIL'} {step.where} ({outcome.seconds:.1f} s)")
+            if not outcome.ok:
+                pytest.fail(report(outcome) + "\n\nsteps so far:\n" + "\n".join(log), pytrace=False)
+    finally:
+        print("\n".join(log))
+        print(stop_servers(workdir / PROJECT, env))
+        leftover = [f"{what} {port}" for what, port in PORTS.items() if port_in_use(port)]
+        killed = kill_leftovers(workdir / PROJECT)
+    assert not leftover and not killed, (
+        f"still running after `make stop`: ports {', '.join(leftover) or 'none'}; "
+        f"the test terminated {', '.join(killed) or 'nothing'}")

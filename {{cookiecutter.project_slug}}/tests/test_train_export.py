@@ -1,0 +1,122 @@
+"""Training, the SavedModel contract, warmup records, atomic publishing and verification."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import tensorflow as tf
+from tensorflow_serving.apis import prediction_log_pb2
+
+from {{ cookiecutter.package_name }}.data.schema import Schema
+from {{ cookiecutter.package_name }}.export.publish import PublishError, publish_version
+from {{ cookiecutter.package_name }}.export.verify import verify_savedmodel
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def version_dir(published_model) -> Path:
+    return published_model.base_path / str(published_model.version)
+
+
+def test_serving_signature_is_the_contract(published_model) -> None:
+    loaded = tf.saved_model.load(str(version_dir(published_model)))
+    signature = loaded.signatures["serving_default"]
+    inputs = {name: (spec.dtype, spec.shape.as_list()) for name, spec in signature.structured_input_signature[1].items()}
+    outputs = {name: (spec.dtype, spec.shape.as_list()) for name, spec in signature.structured_outputs.items()}
+    assert inputs == {"dense": (tf.float32, [None, 13]), "categorical": (tf.string, [None, 26])}
+    assert outputs == {"probability": (tf.float32, [None])}
+    result = signature(dense=tf.zeros([3, 13]), categorical=tf.fill([3, 26], ""))["probability"]
+    assert result.shape == (3,)
+
+
+def test_warmup_records_are_predict_requests_for_this_model(published_model) -> None:
+    path = version_dir(published_model) / "assets.extra" / "tf_serving_warmup_requests"
+    records = [prediction_log_pb2.PredictionLog.FromString(r) for r in tf.data.TFRecordDataset(str(path)).as_numpy_iterator()]
+    assert 1 <= len(records) <= 1000
+    sizes = set()
+    for record in records:
+        request = record.predict_log.request
+        assert (request.model_spec.name, request.model_spec.signature_name) == (published_model.name, "serving_default")
+        dense, categorical = tf.make_ndarray(request.inputs["dense"]), tf.make_ndarray(request.inputs["categorical"])
+        assert dense.dtype.name == "float32" and dense.shape[1] == 13 and categorical.shape == (dense.shape[0], 26)
+        sizes.add(dense.shape[0])
+    assert len(sizes) > 1  # several batch sizes get warmed
+
+
+def test_metadata_describes_the_version(published_model, schema: Schema) -> None:
+    metadata = json.loads((version_dir(published_model) / "assets.extra" / "model_metadata.json").read_text())
+    evaluation = json.loads((published_model.artifacts_dir / "evaluation.json").read_text())
+    assert metadata["model_name"] == published_model.name
+    assert metadata["schema"]["dense"] == list(schema.dense)
+    assert metadata["evaluation"]["auc"] == evaluation["auc"]
+    assert metadata["training_data_fingerprint"] == evaluation["data"]["fingerprint"]
+    assert metadata["versions"]["tensorflow"] == tf.__version__
+    assert metadata["created"]
+
+
+def test_published_version_matches_keras_in_a_clean_process(published_model, schema: Schema) -> None:
+    verified = verify_savedmodel(version_dir(published_model), schema, published_model.artifacts_dir / "model.keras")
+    assert verified.compared_with_keras and verified.records == 20
+    assert verified.max_abs_difference <= 1e-5
+
+
+def test_publish_numbers_versions_like_tf_serving(published_model, tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    (models / "ctr" / "00000123").mkdir(parents=True)
+    (models / "ctr" / "notes").mkdir()
+    assert publish_version(version_dir(published_model), models, "ctr") == 124
+    assert (models / "ctr" / "124" / "saved_model.pb").read_bytes() == (version_dir(published_model) / "saved_model.pb").read_bytes()
+    assert publish_version(models / "ctr" / "124", models, "ctr", version=7) == 7  # republish = rollback
+    assert sorted(p.name for p in (models / "ctr").iterdir()) == ["00000123", "124", "7", "notes"]  # no staging left
+
+
+@pytest.mark.parametrize("taken", ["5", "005"])
+def test_publish_never_overwrites_a_version(published_model, tmp_path: Path, taken: str) -> None:
+    existing = tmp_path / "models" / "ctr" / taken
+    existing.mkdir(parents=True)  # empty: os.rename would happily replace it
+    with pytest.raises(PublishError, match=r"version 5 of model ctr already exists"):
+        publish_version(version_dir(published_model), tmp_path / "models", "ctr", version=5)
+    assert list(existing.iterdir()) == [] and sorted(p.name for p in existing.parent.iterdir()) == [taken]
+
+
+@pytest.mark.parametrize("damage, complaint", [
+    (lambda d: (d / "saved_model.pb").write_bytes((d / "saved_model.pb").read_bytes()[:1000]), "is corrupt"),
+    (lambda d: (d / "saved_model.pb").write_bytes(b""), "holds no meta graph"),
+    (lambda d: shutil.rmtree(d / "variables"), "variables/ is missing"),
+    (lambda d: (d / "saved_model.pb").unlink(), "has no saved_model.pb"),
+])
+def test_publish_refuses_incomplete_savedmodels(published_model, tmp_path: Path, damage, complaint: str) -> None:
+    source = tmp_path / "broken"
+    shutil.copytree(version_dir(published_model), source)
+    damage(source)
+    models = tmp_path / "models"
+    publish_version(version_dir(published_model), models, "ctr")
+    with pytest.raises(PublishError, match=complaint):
+        publish_version(source, models, "ctr")
+    assert [p.name for p in (models / "ctr").iterdir()] == ["1"]
+
+
+@pytest.mark.slow
+def test_default_train_export_verify_from_the_command_line(tmp_path: Path) -> None:
+    """`train` with its defaults learns the planted signal; `export` publishes; `verify` passes."""
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "MODEL_NAME": "ctr"}
+
+    def cli(*args: str) -> str:
+        result = subprocess.run([sys.executable, "-m", "{{ cookiecutter.package_name }}", *args], cwd=tmp_path, env=env,
+                                capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result.stdout
+
+    assert "held-out AUC" in cli("train")
+    evaluation = json.loads((tmp_path / "artifacts" / "evaluation.json").read_text())
+    print("default training:", {k: evaluation[k] for k in ("auc", "log_loss", "train_seconds")})
+    assert evaluation["auc"] > 0.75 and evaluation["log_loss"] < 0.45
+    assert "published models/ctr/1" in cli("export", "--warmup-requests", "10")
+    assert "version 1 of model ctr OK" in cli("verify")
+    assert (tmp_path / "models" / "ctr" / "1" / "assets.extra" / "model_metadata.json").is_file()

@@ -1,0 +1,1 @@
+"""From a trained `.keras` model to a published, verified TF Serving version."""

@@ -1,0 +1,124 @@
+"""The serving export: a SavedModel whose `serving_default` signature is the project's contract.
+
+    inputs:  dense        DT_FLOAT  [-1, len(schema.dense)]
+             categorical  DT_STRING [-1, len(schema.categorical)]   (raw Criteo tokens)
+    output:  probability  DT_FLOAT  [-1]
+
+The signature is a tf.function with an explicit input signature on a small tf.Module around the
+Keras model, so names, dtypes and shapes are fixed here rather than inferred from the Keras graph.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..data.schema import Schema
+from .warmup import WARMUP_FILE, write_warmup
+
+if TYPE_CHECKING:
+    import keras
+    import tensorflow as tf
+
+SIGNATURE = "serving_default"
+METADATA_FILE = "model_metadata.json"
+EXTRA = "assets.extra"
+
+
+class ExportError(ValueError):
+    """The model cannot be exported as it is; the message says why and what to change."""
+
+
+def expected_signature(schema: Schema) -> dict[str, Any]:
+    """What `serving_default` must look like (also sent to the standalone verifier)."""
+    return {
+        "inputs": {
+            "dense": {"dtype": "float32", "shape": [None, len(schema.dense)]},
+            "categorical": {"dtype": "string", "shape": [None, len(schema.categorical)]},
+        },
+        "outputs": {"probability": {"dtype": "float32", "shape": [None]}},
+    }
+
+
+def check_model_inputs(model: keras.Model, schema: Schema) -> None:
+    """The Keras model must take exactly the schema's inputs, or the signature would lie."""
+    expected = {name: (spec["dtype"], spec["shape"][1]) for name, spec in expected_signature(schema)["inputs"].items()}
+    inputs = model.inputs if isinstance(model.inputs, list) else [model.inputs]
+    actual = {tensor.name: (str(tensor.dtype), tensor.shape[-1]) for tensor in inputs}
+    if actual != expected:
+        found = ", ".join(f"{n} {d}[{w}]" for n, (d, w) in sorted(actual.items()))
+        wanted = ", ".join(f"{n} {d}[{w}]" for n, (d, w) in sorted(expected.items()))
+        raise ExportError(
+            f"the model's inputs ({found}) do not match the schema ({wanted}); "
+            "retrain with `make train` after changing schema.yaml"
+        )
+
+
+def serving_module(model: keras.Model, schema: Schema) -> tf.Module:
+    import tensorflow as tf
+
+    class CtrServing(tf.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        @tf.function(input_signature=[
+            tf.TensorSpec([None, len(schema.dense)], tf.float32, name="dense"),
+            tf.TensorSpec([None, len(schema.categorical)], tf.string, name="categorical"),
+        ])
+        def serve(self, dense: tf.Tensor, categorical: tf.Tensor) -> dict[str, tf.Tensor]:
+            probability = self.model({"dense": dense, "categorical": categorical}, training=False)
+            return {"probability": tf.reshape(probability, [-1])}
+
+    return CtrServing()
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return "sha256:" + digest.hexdigest()
+
+
+def export_savedmodel(
+    model_path: Path,
+    out_dir: Path,
+    schema: Schema,
+    model_name: str,
+    evaluation: dict[str, Any] | None = None,
+    warmup_requests: int = 100,
+) -> Path:
+    """Write the SavedModel (signature, warmup records, metadata) for the `.keras` file into out_dir."""
+    import keras
+    import tensorflow as tf
+
+    from .. import model as _registers_custom_layers  # noqa: F401
+
+    model = keras.saving.load_model(model_path, compile=False)  # no optimizer state in the export
+    check_model_inputs(model, schema)
+    module = serving_module(model, schema)
+    tf.saved_model.save(module, str(out_dir), signatures={SIGNATURE: module.serve})
+    records = write_warmup(out_dir / EXTRA / WARMUP_FILE, schema, model_name, warmup_requests)
+    metadata = {
+        "model_name": model_name,
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "keras_model": {"file": Path(model_path).name, "fingerprint": file_sha256(Path(model_path))},
+        "signature": {SIGNATURE: expected_signature(schema)},
+        "schema": {
+            "label": schema.label,
+            "dense": list(schema.dense),
+            "categorical": list(schema.categorical),
+            "hash_buckets": schema.hash_buckets,
+            "embedding_dim": schema.embedding_dim,
+        },
+        "evaluation": evaluation,
+        "training_data_fingerprint": (evaluation or {}).get("data", {}).get("fingerprint"),
+        "warmup_records": records,
+        "versions": {"tensorflow": tf.__version__, "keras": keras.__version__},
+    }
+    (out_dir / EXTRA / METADATA_FILE).write_text(json.dumps(metadata, indent=2) + "\n")
+    return out_dir
