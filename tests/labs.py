@@ -61,7 +61,7 @@ def parse_lab(path: Path) -> list[Step]:
         body: list[str] = []
         end = index + 1
         while end < len(lines) and not re.match(r"^\s*```\s*$", lines[end]):
-            body.append(lines[end][indent:] if lines[end][:indent].isspace() else lines[end].lstrip())
+            body.append(lines[end][indent:] if not lines[end][:indent].strip() else lines[end].lstrip())
             end += 1
         language = info.split()[0] if info else ""
         if language == "bash":

@@ -6,7 +6,8 @@ the end whatever happened. The rules for lab authors are in tests/labs.py and do
 
 Environment knobs, for working on the labs:
 - WORKSHOP_UNTIL=05: stop after lab 05 (a prefix of the file names);
-- WORKSHOP_KEEP=/some/dir: work there and keep the project afterwards.
+- WORKSHOP_KEEP=/some/dir: work there and keep the project afterwards;
+- WORKSHOP_KEEP_GOING=1: run every step even after one failed, and report all failures.
 """
 
 from __future__ import annotations
@@ -109,6 +110,8 @@ def test_workshop_labs_run_as_written(tmp_path: Path) -> None:
     env = lab_environment(tmp_path / "shims")
     session = Session(workdir, tmp_path / "shell-state", env)
     log: list[str] = []
+    failures: list[str] = []
+    keep_going = os.environ.get("WORKSHOP_KEEP_GOING") == "1"
     try:
         for step in steps:
             if step.skipped:
@@ -117,12 +120,16 @@ def test_workshop_labs_run_as_written(tmp_path: Path) -> None:
             outcome = session.run(step, STEP_TIMEOUT)
             log.append(f"{'ok  ' if outcome.ok else 'FAIL'} {step.where} ({outcome.seconds:.1f} s)")
             if not outcome.ok:
-                pytest.fail(report(outcome) + "\n\nsteps so far:\n" + "\n".join(log), pytrace=False)
+                failures.append(report(outcome))
+                if not keep_going:
+                    break
     finally:
         print("\n".join(log))
         print(stop_servers(workdir / PROJECT, env))
         leftover = [f"{what} {port}" for what, port in PORTS.items() if port_in_use(port)]
         killed = kill_leftovers(workdir / PROJECT)
+    if failures:
+        pytest.fail("\n\n".join(failures) + "\n\nsteps:\n" + "\n".join(log), pytrace=False)
     assert not leftover and not killed, (
         f"still running after `make stop`: ports {', '.join(leftover) or 'none'}; "
         f"the test terminated {', '.join(killed) or 'nothing'}")

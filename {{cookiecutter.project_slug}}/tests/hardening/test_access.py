@@ -16,8 +16,7 @@ from {{ cookiecutter.package_name }}.serving.config import ConfigError
 from {{ cookiecutter.package_name }}.serving.flags import FlagError, parse_flags
 from {{ cookiecutter.package_name }}.serving.tls import parse_ssl_config
 
-from conftest import MODEL, PREDICT_BODY, SecureServer, api_key, model_folder
-from test_hostile_input import grpc_request
+from hardening_helpers import MODEL, PREDICT_BODY, SecureServer, api_key, grpc_request, model_folder
 
 METRICS = "/monitoring/prometheus/metrics"
 
@@ -32,7 +31,7 @@ def monitoring_file(folder: Path) -> Path:
 def secure_server(tf1_version, certs, tmp_path_factory) -> Iterator[SecureServer]:
     """TLS on REST and gRPC from the PEM files, API keys required, metrics left open."""
     folder = tmp_path_factory.mktemp("secure")
-    flags = [f"--model_name={MODEL}", f"--model_base_path={model_folder(folder, tf1_version)}",
+    flags = ["--port=0", f"--model_name={MODEL}", f"--model_base_path={model_folder(folder, tf1_version)}",
              f"--ssl_cert_file={certs['server.pem']}", f"--ssl_key_file={certs['server-key.pem']}",
              f"--api_keys_file={certs['api_keys.txt']}", f"--monitoring_config_file={monitoring_file(folder)}"]
     with SecureServer(flags, ca=certs["ca.pem"], api_key=api_key(certs), log_path=folder / "server.log") as server:
@@ -99,7 +98,7 @@ def test_grpc_needs_tls_and_a_valid_key(secure_server, certs) -> None:
 def test_ssl_config_file_and_protected_metrics(tf1_version, certs, tmp_path_factory) -> None:
     """TF Serving's --ssl_config_file (gRPC only, REST stays plain as in TF Serving); --protect_metrics."""
     folder = tmp_path_factory.mktemp("sslconfig")
-    flags = [f"--model_name={MODEL}", f"--model_base_path={model_folder(folder, tf1_version)}",
+    flags = ["--port=0", f"--model_name={MODEL}", f"--model_base_path={model_folder(folder, tf1_version)}",
              f"--ssl_config_file={certs['ssl_config.txt']}", f"--api_keys_file={certs['api_keys.txt']}",
              "--protect_metrics", f"--monitoring_config_file={monitoring_file(folder)}"]
     key = api_key(certs)

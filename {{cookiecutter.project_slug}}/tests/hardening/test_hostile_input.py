@@ -11,10 +11,9 @@ import socket
 import grpc
 import pytest
 import requests
-from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
-from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+from tensorflow_serving.apis import prediction_service_pb2_grpc
 
-from conftest import MODEL, PREDICT_BODY
+from hardening_helpers import MODEL, PREDICT_BODY, grpc_request
 
 pytestmark = pytest.mark.slow
 
@@ -26,15 +25,6 @@ def still_serving(server) -> None:
     with grpc.insecure_channel(server.grpc_target) as channel:
         stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
         assert stub.Predict(grpc_request([1, 1], [4.0]), timeout=30).outputs["y"].float_val == [4.0]
-
-
-def grpc_request(shape: list[int], values: list[float]) -> predict_pb2.PredictRequest:
-    request = predict_pb2.PredictRequest()
-    request.model_spec.name = MODEL
-    dims = [tensor_shape_pb2.TensorShapeProto.Dim(size=s) for s in shape]
-    request.inputs["x"].CopyFrom(tensor_pb2.TensorProto(
-        dtype=types_pb2.DT_FLOAT, tensor_shape=tensor_shape_pb2.TensorShapeProto(dim=dims), float_val=values))
-    return request
 
 
 def post(server, body: bytes, path: str = f"/v1/models/{MODEL}:predict") -> requests.Response:

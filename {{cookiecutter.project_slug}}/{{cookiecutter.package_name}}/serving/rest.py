@@ -56,7 +56,7 @@ class RestApi:
         app = web.Application(client_max_size=self.max_request_bytes, middlewares=middlewares)
         if self.metrics_path:
             app.router.add_get(self.metrics_path, self.prometheus)
-        app.router.add_route("*", "/{tail:.*}", self.handle)
+        app.router.add_route("*", r"/{tail:[\s\S]*}", self.handle)  # [\s\S]: names may hold newlines
         return app
 
     async def prometheus(self, request: web.Request) -> web.Response:
