@@ -50,13 +50,6 @@ def summarize(target: str, concurrency: int, latencies: list[float], errors: int
                 percentile(latencies, 0.50) * 1e3, percentile(latencies, 0.99) * 1e3)
 
 
-def newest_version(base_path: Path) -> Path:
-    versions = [p for p in base_path.iterdir() if p.is_dir() and p.name.isdigit()] if base_path.is_dir() else []
-    if not versions:
-        raise click.ClickException(f"no published version under {base_path}; run `make train export` first")
-    return max(versions, key=lambda p: int(p.name))
-
-
 # --- payloads ---------------------------------------------------------------------------------
 
 def payload_rows(rows: int, seed: int = 7) -> tuple[list[list[float]], list[list[str]]]:
@@ -276,7 +269,12 @@ def table(cells: list[Cell]) -> str:
 def bench_command(model_name: str, models_dir: Path, artifacts_dir: Path, batching_file: Path,
                   seconds: float, skip_naive: bool, output: Path | None) -> None:
     """Benchmark in-process, embedded REST/gRPC (batching off/on) and a naive server side by side."""
-    version_dir = newest_version(models_dir / model_name)
+    from ..export.publish import existing_versions
+
+    versions = existing_versions(models_dir / model_name)
+    if not versions:
+        raise click.ClickException(f"no published version under {models_dir / model_name}; run `make train export` first")
+    version_dir = versions[max(versions)]
     keras_model = artifacts_dir / "model.keras"
     if not skip_naive and not keras_model.is_file():
         raise click.ClickException(f"{keras_model} not found; run `make train` or pass --skip-naive")

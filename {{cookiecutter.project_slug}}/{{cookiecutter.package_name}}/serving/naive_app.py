@@ -16,6 +16,7 @@ def create_app(model_path: str):
     from flask import Flask, jsonify, request
 
     from .. import model as _registers_custom_layers  # noqa: F401  (Keras must know FieldAttention)
+    from ..train import as_tensors
 
     model = keras.saving.load_model(model_path)
     app = Flask(__name__)
@@ -27,10 +28,10 @@ def create_app(model_path: str):
     @app.post("/predict")
     def predict():
         rows = request.get_json()["instances"]
-        inputs = {
+        inputs = as_tensors({
             "dense": np.array([row["dense"] for row in rows], dtype=np.float32),
-            "categorical": np.array([row["categorical"] for row in rows], dtype=object),
-        }
+            "categorical": np.array([row["categorical"] for row in rows], dtype=str),
+        })
         probabilities = model.predict(inputs, verbose=0)
         return jsonify(predictions=np.asarray(probabilities).reshape(-1).tolist())
 

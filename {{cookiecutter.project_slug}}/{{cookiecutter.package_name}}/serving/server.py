@@ -86,8 +86,7 @@ async def serve(flags: Any) -> int:
 
     grpc_server = grpc.aio.server(
         interceptors=[GrpcApiKeys(api_keys)] if api_keys else None,
-        # so_reuseport off: a port already taken is an error, not two servers silently sharing it.
-        options=[("grpc.max_receive_message_length", flags.max_request_bytes), ("grpc.so_reuseport", 0)])
+        options=[("grpc.max_receive_message_length", flags.max_request_bytes)])
     add_services(grpc_server, manager, metrics, flags.max_request_bytes * ELEMENTS_PER_BYTE)
     address = f"{flags.bind_address}:{flags.port}"
     grpc_port = (grpc_server.add_secure_port(address, grpc_credentials(tls)) if tls
