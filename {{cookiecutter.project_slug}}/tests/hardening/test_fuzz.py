@@ -21,7 +21,7 @@ from {{ cookiecutter.package_name }}.serving import tensors
 from {{ cookiecutter.package_name }}.serving.errors import ServingError
 
 OPENAPI = Path(tensors.__file__).with_name("openapi.yaml")
-DTYPES = ("DT_FLOAT", "DT_DOUBLE", "DT_INT32", "DT_INT64", "DT_STRING", "DT_BOOL", "DT_UINT8")
+DTYPES = ("DT_FLOAT", "DT_DOUBLE", "DT_INT32", "DT_INT64", "DT_INT16", "DT_INT8", "DT_UINT8", "DT_STRING", "DT_BOOL")
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(min_value=-2**70, max_value=2**70),
                     st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=8))
@@ -46,6 +46,14 @@ def test_predict_parsing_raises_only_contract_errors(body: bytes, dtype: str, tw
         assert error.http_status in (400, 501) and error.message
         return
     assert set(arrays) <= set(inputs) and all(isinstance(a, np.ndarray) for a in arrays.values())
+
+
+def test_narrow_ints_wrap_like_tf_serving_and_wider_ones_are_refused() -> None:
+    # TF Serving reads int8/int16/uint8 as int32 and narrows with a C cast.
+    assert tensors.json_to_array([300, -1], "DT_UINT8").tolist() == [44, 255]
+    assert tensors.json_to_array([[40000]], "DT_INT16").tolist() == [[-25536]]
+    with pytest.raises(ServingError, match="is not of expected type"):
+        tensors.json_to_array([2**31], "DT_INT8")
 
 
 @settings(max_examples=200, deadline=None)

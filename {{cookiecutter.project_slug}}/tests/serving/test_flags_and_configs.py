@@ -25,7 +25,8 @@ def test_boolean_syntax() -> None:
 
 @pytest.mark.parametrize(("argv", "named"), [
     (["--model_base_path=/m", "--no_such_flag=1"], "--no_such_flag"),
-    (["--model_base_path=/m", "--ssl_config_file=x"], "--ssl_config_file"),
+    (["--model_base_path=/m", "--platform_config_file=x"], "--platform_config_file"),  # unsupported
+    (["--model_base_path=/m", "--ssl_config_file=/no/such/file"], "--ssl_config_file"),  # missing file
     (["--model_base_path=/m", "--batching_parameters_file=b.conf"], "--batching_parameters_file"),
     (["--model_base_path=/m", "--port=abc"], "--port"),
     (["--model_base_pat=/m"], "--model_base_pat"),  # no abbreviations

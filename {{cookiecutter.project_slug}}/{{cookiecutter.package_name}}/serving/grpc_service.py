@@ -79,7 +79,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
             async with self.manager.lease(*_spec(request)) as served:
                 key, inputs = inference.classify_inputs(served.servable, request.model_spec.signature_name, request.input)
                 count = len(next(iter(inputs.values())))
-                labels, scores = inference.classify_result(await self.manager.run(served, key, inputs), count)
+                labels, scores = inference.classify_result(await self.manager.run(served, key, inputs, "Classify"), count)
                 response = classification_pb2.ClassificationResponse()
                 _fill_spec(response, served, key)
                 for row_labels, row_scores in zip(labels, scores):
@@ -95,7 +95,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
             async with self.manager.lease(*_spec(request)) as served:
                 key, inputs = inference.regress_inputs(served.servable, request.model_spec.signature_name, request.input)
                 count = len(next(iter(inputs.values())))
-                values = inference.regress_result(await self.manager.run(served, key, inputs), count)
+                values = inference.regress_result(await self.manager.run(served, key, inputs, "Regress"), count)
                 response = regression_pb2.RegressionResponse()
                 _fill_spec(response, served, key)
                 for value in values:

@@ -276,18 +276,26 @@ class Manager:
             if not found.in_flight:
                 found.idle.set()
 
-    async def run(self, version: Version, signature: str, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Run a signature (batched when batching is on); blocking work happens in the thread pool."""
+    async def run(self, version: Version, signature: str, inputs: dict[str, np.ndarray],
+                  api: str = "Predict") -> dict[str, np.ndarray]:
+        """Run a signature (batched when batching is on); blocking work happens in the thread pool.
+
+        The time is recorded as runtime_latency{API, runtime="TF1"}, as TF Serving records it around
+        its session run (which, with batching on, is the batching session: queueing included)."""
         servable = version.servable
         if servable is None:
             raise ServingError("UNAVAILABLE", f"Version {version.number} of model {version.model} is unloading")
+        started = time.perf_counter()
         if self.batch_options is None:
-            return await asyncio.get_running_loop().run_in_executor(self.executor, servable.run, signature, inputs)
-        queue = version.queues.get(signature)
-        if queue is None:
-            queue = version.queues[signature] = BatchQueue(
-                self.batch_options, lambda merged: servable.run(signature, merged), self.executor, self.metrics)
-        return await queue.submit(inputs)
+            outputs = await asyncio.get_running_loop().run_in_executor(self.executor, servable.run, signature, inputs)
+        else:
+            queue = version.queues.get(signature)
+            if queue is None:
+                queue = version.queues[signature] = BatchQueue(
+                    self.batch_options, lambda merged: servable.run(signature, merged), self.executor, self.metrics)
+            outputs = await queue.submit(inputs)
+        self.metrics.runtime_latency.labels(version.model, api, "TF1").observe((time.perf_counter() - started) * 1e6)
+        return outputs
 
     # --- status -------------------------------------------------------------------------------
 

@@ -46,7 +46,10 @@ class EmbeddedServer:
     def __init__(self, flags: list[str], *, cwd: Path | None = None, log_path: Path | None = None,
                  env: dict[str, str] | None = None) -> None:
         parsed = parse_flags(flags)  # fail here, in the caller, on a bad flag
-        self.grpc_port = parsed.port or free_port()
+        # Only ports given explicitly (and non-zero) are kept: the gRPC default, 8500, would make
+        # parallel servers collide.
+        explicit_grpc_port = any(f.startswith("--port=") for f in flags)
+        self.grpc_port = (parsed.port if explicit_grpc_port else 0) or free_port()
         self.rest_port = parsed.rest_api_port or free_port()
         self.flags = [f for f in flags if not f.startswith(("--port=", "--rest_api_port="))]
         self.flags += [f"--port={self.grpc_port}", f"--rest_api_port={self.rest_port}"]

@@ -143,7 +143,7 @@ class RestApi:
             input_proto.example_list.examples.extend(examples)
         if verb == "classify":
             key, inputs = inference.classify_inputs(served.servable, signature, input_proto)
-            labels, scores = inference.classify_result(await self.manager.run(served, key, inputs), len(examples))
+            labels, scores = inference.classify_result(await self.manager.run(served, key, inputs, "Classify"), len(examples))
             return tensors.classify_reply(labels, scores)
         key, inputs = inference.regress_inputs(served.servable, signature, input_proto)
-        return tensors.regress_reply(inference.regress_result(await self.manager.run(served, key, inputs), len(examples)))
+        return tensors.regress_reply(inference.regress_result(await self.manager.run(served, key, inputs, "Regress"), len(examples)))

@@ -86,11 +86,16 @@ async def serve(flags: Any) -> int:
 
     grpc_server = grpc.aio.server(
         interceptors=[GrpcApiKeys(api_keys)] if api_keys else None,
-        options=[("grpc.max_receive_message_length", flags.max_request_bytes)])
+        # No SO_REUSEPORT: a second server on a taken port must fail, not silently share it.
+        options=[("grpc.max_receive_message_length", flags.max_request_bytes), ("grpc.so_reuseport", 0)])
     add_services(grpc_server, manager, metrics, flags.max_request_bytes * ELEMENTS_PER_BYTE)
     address = f"{flags.bind_address}:{flags.port}"
-    grpc_port = (grpc_server.add_secure_port(address, grpc_credentials(tls)) if tls
-                 else grpc_server.add_insecure_port(address))
+    try:
+        grpc_port = (grpc_server.add_secure_port(address, grpc_credentials(tls)) if tls
+                     else grpc_server.add_insecure_port(address))
+    except RuntimeError:
+        raise StartupError(f"cannot listen for gRPC on {address}: the port is in use or not available; "
+                           "stop the other server or pass another --port") from None
     await grpc_server.start()
     log.info("Running gRPC ModelServer at %s:%d%s ...", flags.bind_address, grpc_port, " (TLS)" if tls else "")
     runner = None

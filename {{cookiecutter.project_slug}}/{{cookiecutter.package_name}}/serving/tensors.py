@@ -224,10 +224,16 @@ def _fill(value: Any, level: int, dtype: str, shape: list[int], out: list[Any]) 
         _fill(item, level + 1, dtype, shape, out)
 
 
+# TF Serving reads these as 32-bit ints and narrows them with a C cast, so out-of-range values wrap.
+_NARROWED_FROM_INT32 = ("DT_INT8", "DT_INT16", "DT_UINT8")
+
+
 def _to_array(values: list[Any], shape: list[int], dtype: str) -> np.ndarray:
-    array = np.empty(len(values), dtype=NUMPY_DTYPES[dtype]) if dtype == "DT_STRING" else None
-    if array is not None:
+    if dtype == "DT_STRING":
+        array = np.empty(len(values), dtype=NUMPY_DTYPES[dtype])
         array[:] = values
+    elif dtype in _NARROWED_FROM_INT32:
+        array = np.asarray(values, dtype=np.int32).astype(NUMPY_DTYPES[dtype])
     else:
         array = np.asarray(values, dtype=NUMPY_DTYPES[dtype])
     return array.reshape(shape)
