@@ -13,7 +13,7 @@ import yaml
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
-from {{ cookiecutter.package_name }}.stack.project import read_env_file
+from {{ cookiecutter.package_name }}.envfile import read_env_file
 
 from stack_helpers import PROJECT_ROOT, require_prometheus_tool
 

@@ -6,6 +6,8 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
+from ..envfile import read_env_file
+
 # The folder that holds the package, loadtests/ and compose/.
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 LOCUSTFILE = PROJECT_ROOT / "loadtests" / "locustfile.py"
@@ -15,13 +17,7 @@ COMPOSE_DIR = PROJECT_ROOT / "compose"
 @lru_cache(maxsize=1)
 def _env_file() -> dict[str, str]:
     path = PROJECT_ROOT / ".env"
-    values: dict[str, str] = {}
-    if path.is_file():
-        for line in path.read_text().splitlines():
-            key, sep, value = line.strip().partition("=")
-            if sep and not key.startswith("#"):
-                values[key.strip()] = value.strip().strip("'\"")
-    return values
+    return read_env_file(path) if path.is_file() else {}
 
 
 def setting(key: str, fallback: str) -> str:

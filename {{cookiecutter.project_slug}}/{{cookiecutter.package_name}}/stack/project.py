@@ -6,19 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..envfile import read_env_file
 from .errors import StackError
-
-
-def read_env_file(path: Path) -> dict[str, str]:
-    """KEY=VALUE lines of a .env file; comments and blank lines skipped, quotes stripped."""
-    values: dict[str, str] = {}
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, value = line.split("=", 1)
-        values[key.strip()] = value.strip().strip("'\"")
-    return values
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from ...export.publish import existing_versions
 from ..errors import LoadTestError
 from ..settings import COMPOSE_DIR, PROJECT_ROOT
 
@@ -20,11 +21,11 @@ def say(message: str) -> None:
 
 def newest_version(models_dir: Path, model_name: str) -> Path:
     base = models_dir / model_name
-    versions = [p for p in base.iterdir() if p.is_dir() and p.name.isdigit()] if base.is_dir() else []
+    versions = existing_versions(base)
     if not versions:
         raise LoadTestError(f"no published version of model {model_name!r} under {base}: "
                             "run `make train export` first, or pass --models-dir")
-    return max(versions, key=lambda p: int(p.name))
+    return versions[max(versions)]
 
 
 @contextmanager
