@@ -1,8 +1,9 @@
-"""`make serve`, `make status` and `make stop` end to end in embedded mode, in a scratch copy of
-the project (its own .env with free ports) serving the session's published model."""
+"""`make serve`, `make status`, `make loadtest` and `make stop` end to end in embedded mode, in a
+scratch copy of the project (its own .env with free ports) serving the session's published model."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -20,16 +21,16 @@ def copy_project(dst: Path, models_dir: Path) -> Path:
     root = scratch_project(dst, models_dir)
     for name in ("Makefile", "pyproject.toml", "requirements.txt"):
         shutil.copy(PROJECT_ROOT / name, root / name)
-    shutil.copytree(PROJECT_ROOT / "{{ cookiecutter.package_name }}", root / "{{ cookiecutter.package_name }}",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    for folder in ("{{ cookiecutter.package_name }}", "loadtests"):
+        shutil.copytree(PROJECT_ROOT / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
     return root
 
 
-def make(root: Path, target: str) -> subprocess.CompletedProcess:
+def make(root: Path, target: str, *variables: str) -> subprocess.CompletedProcess:
     # Use the running interpreter's venv; -o keeps make from reinstalling it (`setup`).
     venv = Path(sys.prefix)
     return subprocess.run(
-        ["make", "-o", f"{venv}/.installed", target, f"VENV={venv}", "SERVE_MODE=embedded"],
+        ["make", "-o", f"{venv}/.installed", target, f"VENV={venv}", "SERVE_MODE=embedded", *variables],
         cwd=root, capture_output=True, text=True, timeout=300,
     )
 
@@ -51,6 +52,11 @@ def test_make_serve_then_stop(tmp_path: Path, published_model) -> None:
         assert shown.returncode == 0, shown.stderr
         assert f"version {published_model.version} AVAILABLE" in shown.stdout
         assert f"127.0.0.1:{env['GRPC_PORT']}" in shown.stdout
+
+        loaded = make(root, "loadtest", "LOADTEST_ARGS=--duration 4 --users 4 --spawn-rate 4")
+        assert loaded.returncode == 0, loaded.stdout + loaded.stderr
+        summary = json.loads(next((root / "reports").glob("*-steady/summary.json")).read_text())
+        assert summary["runs"][0]["requests"] > 0 and summary["runs"][0]["failures"] == 0, summary
     finally:
         stopped = make(root, "stop")
     assert stopped.returncode == 0, stopped.stderr
