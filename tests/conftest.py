@@ -47,10 +47,13 @@ TF_SERVING_TESTDATA = REPO.parent / "shared" / "fixtures" / "tf_serving_testdata
 
 def run_make(project: Path, *targets: str, extra: dict[str, str] | None = None, timeout: int = 1800) -> subprocess.CompletedProcess[str]:
     """Run make in a rendered project with this repo's venv (one TensorFlow install for all variants)."""
-    env = {**os.environ, **(extra or {})}
+    # Without the parent make's MAKEFLAGS, whose variables (PYTEST_ARGS of `make test` at the repo
+    # root) would override the ones given here.
+    env = {k: v for k, v in os.environ.items() if k not in {"MAKEFLAGS", "MFLAGS", "MAKELEVEL"}}
     if TF_SERVING_TESTDATA.is_dir():
         env.setdefault("TF_SERVING_TESTDATA", str(TF_SERVING_TESTDATA))
+    variables = [f"{key}={value}" for key, value in (extra or {}).items()]
     return subprocess.run(
-        ["make", "-C", str(project), *targets, f"VENV={VENV_PYTHON.parent.parent}"],
+        ["make", "-C", str(project), *targets, f"VENV={VENV_PYTHON.parent.parent}", *variables],
         env=env, text=True, capture_output=True, timeout=timeout,
     )
