@@ -21,9 +21,10 @@ $(VENV)/.installed: requirements.txt $(TEMPLATE)/requirements.txt
 
 venv: $(VENV)/.installed ## Create .venv with the template's pinned tools (TensorFlow included)
 
-# Re-render only when the template changed; the rendered project keeps its own models/ and reports/.
-$(BUILD)/$(SLUG)/.rendered: $(VENV)/.installed $(TEMPLATE_FILES)
-	$(VENV)/bin/cookiecutter --no-input --overwrite-if-exists --skip-if-file-exists -o $(BUILD) .
+# Re-render only when the template changed. Rendering over the old copy rewrites the template's
+# files and keeps what the project made (artifacts/, models/, reports/).
+$(BUILD)/$(SLUG)/.rendered: $(TEMPLATE_FILES) | $(VENV)/.installed
+	$(VENV)/bin/cookiecutter --no-input --overwrite-if-exists -o $(BUILD) .
 	touch $@
 
 render: $(BUILD)/$(SLUG)/.rendered ## Render the template with its defaults into build/

@@ -119,6 +119,27 @@ def test_stop_never_signals_a_process_it_did_not_start(make_project) -> None:
     assert not (run_dir / "server.pid.json").exists()
 
 
+def test_stop_finds_its_process_after_the_clock_moved(make_project) -> None:
+    """The recorded start time goes stale when the wall clock is stepped (VM resume, NTP): the
+    command line alone identifies the process, so `stop` still terminates it."""
+    root = make_project()
+    run_dir = root / "run" / "embedded"
+    run_dir.mkdir(parents=True)
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", str(run_dir)])
+    try:
+        proc = processes.psutil.Process(child.pid)
+        record = {"name": "server", "pid": child.pid, "cmdline": proc.cmdline(),
+                  "create_time": proc.create_time() - 3600, "log": str(run_dir / "server.log")}
+        (run_dir / "server.pid.json").write_text(json.dumps(record))
+        result = cli(root, "stop")
+        assert result.returncode == 0, result.stderr
+        assert f"stopped server (pid {child.pid})" in result.stdout
+        assert child.wait(timeout=30) is not None
+    finally:
+        child.kill()
+        child.wait()
+
+
 def test_status_when_nothing_runs(make_project) -> None:
     result = cli(make_project(), "status")
     assert result.returncode == 0, result.stderr

@@ -1,7 +1,11 @@
 """Background processes recorded in pid files, so `stop` signals only what `serve` started.
 
-A pid file holds the pid, its command line and its start time: a pid reused by another
-process after a reboot or crash does not match and is never signalled.
+A pid file holds the pid, its command line and its start time. A process is ours when the pid's
+command line matches: it names this project's absolute paths (config files, models), so a pid
+reused by another process after a reboot or crash does not match and is never signalled. The
+start time is kept for people reading the file but not compared: psutil derives it from the
+wall-clock boot time, which moves when the clock is stepped or a VM is paused and resumed, and a
+mismatch there would leave our own server running after `stop`.
 """
 
 from __future__ import annotations
@@ -30,8 +34,7 @@ class Recorded:
         """The live process if it is still the one we started, else None."""
         try:
             proc = psutil.Process(self.pid)
-            same = proc.cmdline() == self.cmdline and abs(proc.create_time() - self.create_time) < 1
-            if same and proc.status() != psutil.STATUS_ZOMBIE:
+            if proc.cmdline() == self.cmdline and proc.status() != psutil.STATUS_ZOMBIE:
                 return proc
         except psutil.Error:
             pass
