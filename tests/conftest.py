@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -57,3 +58,18 @@ def run_make(project: Path, *targets: str, extra: dict[str, str] | None = None, 
         ["make", "-C", str(project), *targets, f"VENV={VENV_PYTHON.parent.parent}", *variables],
         env=env, text=True, capture_output=True, timeout=timeout,
     )
+
+
+# The ports of the default answers (.env), used by the tests that run the default project as a
+# user would (the workshop, `make demo`).
+DEFAULT_PORTS = {"REST": 8501, "gRPC": 8500, "Prometheus": 9090, "load-test metrics": 9646}
+
+
+def busy_default_ports() -> list[str]:
+    """'REST 8501'-style names of the default ports something listens on."""
+    busy = []
+    for what, port in DEFAULT_PORTS.items():
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                busy.append(f"{what} {port}")
+    return busy

@@ -15,29 +15,23 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from conftest import busy_default_ports
 from labs import Outcome, Session, parse_labs
 
 REPO = Path(__file__).resolve().parents[1]
 LABS = REPO / "docs" / "workshop"
 VENV = Path(sys.executable).parent.parent
 PROJECT = "ctr-serving"  # the default answers' slug
-PORTS = {"REST": 8501, "gRPC": 8500, "Prometheus": 9090, "load-test metrics": 9646}  # default .env
 STEP_TIMEOUT = 600
 # Variables of the caller that would change what the labs do.
 SCRUBBED = ("VIRTUAL_ENV", "MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MODEL_NAME", "MODELS_DIR", "REST_PORT",
             "GRPC_PORT", "PROMETHEUS_PORT", "GRAFANA_PORT", "LOADTEST_METRICS_PORT", "GRAFANA_URL")
-
-
-def port_in_use(port: int) -> bool:
-    with socket.socket() as probe:
-        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 def lab_environment(shims: Path) -> dict[str, str]:
@@ -98,7 +92,7 @@ def test_workshop_labs_run_as_written(tmp_path: Path) -> None:
     for tool in ("make", "curl"):
         if shutil.which(tool) is None:
             pytest.skip(f"{tool} is not installed; the labs need it")
-    busy = [f"{what} {port}" for what, port in PORTS.items() if port_in_use(port)]
+    busy = busy_default_ports()
     if busy:
         pytest.skip(f"the labs use the default ports and these are busy: {', '.join(busy)}")
     until = os.environ.get("WORKSHOP_UNTIL", "")
@@ -126,7 +120,7 @@ def test_workshop_labs_run_as_written(tmp_path: Path) -> None:
     finally:
         print("\n".join(log))
         print(stop_servers(workdir / PROJECT, env))
-        leftover = [f"{what} {port}" for what, port in PORTS.items() if port_in_use(port)]
+        leftover = busy_default_ports()
         killed = kill_leftovers(workdir / PROJECT)
     if failures:
         pytest.fail("\n\n".join(failures) + "\n\nsteps:\n" + "\n".join(log), pytrace=False)
