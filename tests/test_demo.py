@@ -43,7 +43,7 @@ def test_make_demo_runs_the_whole_loop_and_redoes_nothing_up_to_date(tmp_path: P
     assert re.search(r"model: AUC 0\.[6-9]\d*", first.stdout), first.stdout[-3000:]
     assert re.search(r"16 users: throughput x[\d.]+ with batching on", first.stdout)
     assert "PASSED; " in first.stdout and ", 0 failed," in first.stdout
-    assert not busy_default_ports(), "`make demo` left a server running"
+    assert not busy_default_ports(), "`make demo` left a server running:\n" + output[-4000:]
 
     again = make_demo(build)
     assert again.returncode == 0, (again.stdout + again.stderr)[-4000:]

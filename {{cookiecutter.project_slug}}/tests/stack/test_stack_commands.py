@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -127,13 +128,17 @@ def test_stop_finds_its_process_after_the_clock_moved(make_project) -> None:
     run_dir.mkdir(parents=True)
     # Started through a shell that exits at once, so the process is not this test's child (as a
     # server started by `serve` is not `stop`'s) and nobody here has to reap it.
+    cmd = [sys.executable, "-c", "import time; time.sleep(120)", str(run_dir)]
     started = subprocess.run(
-        ["sh", "-c", f'"{sys.executable}" -c "import time; time.sleep(120)" "{run_dir}" >/dev/null 2>&1 & echo $!'],
+        ["sh", "-c", f'"{cmd[0]}" -c "{cmd[2]}" "{cmd[3]}" >/dev/null 2>&1 & echo $!'],
         capture_output=True, text=True, check=True,
     )
     proc = processes.psutil.Process(int(started.stdout))
     try:
-        record = {"name": "server", "pid": proc.pid, "cmdline": proc.cmdline(),
+        deadline = time.monotonic() + 10
+        while proc.cmdline() != cmd and time.monotonic() < deadline:  # until the shell's fork has exec'd
+            time.sleep(0.05)
+        record = {"name": "server", "pid": proc.pid, "cmdline": cmd,
                   "create_time": proc.create_time() - 3600, "log": str(run_dir / "server.log")}
         (run_dir / "server.pid.json").write_text(json.dumps(record))
         result = cli(root, "stop")
@@ -143,6 +148,22 @@ def test_stop_finds_its_process_after_the_clock_moved(make_project) -> None:
     finally:
         if proc.is_running():
             proc.kill()
+
+
+def test_spawn_records_the_command_as_launched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Just after exec the kernel may not show the new argv yet (/proc/PID/cmdline reads empty): the
+    pid file must hold the command that was launched, or `stop` would not recognise the process."""
+    cmd = [sys.executable, "-c", "import time; time.sleep(60)", str(tmp_path)]
+    with monkeypatch.context() as patched:
+        patched.setattr(processes.psutil.Process, "cmdline", lambda self: [])
+        popen, record = processes.spawn("sleeper", cmd, cwd=tmp_path, run_dir=tmp_path)
+    try:
+        assert record.cmdline == cmd
+        assert json.loads((tmp_path / "sleeper.pid.json").read_text())["cmdline"] == cmd
+        assert record.process() is not None
+    finally:
+        popen.kill()
+        popen.wait()
 
 
 def test_status_when_nothing_runs(make_project) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -50,8 +51,9 @@ def spawn(name: str, cmd: list[str], *, cwd: Path, run_dir: Path, env: dict[str,
             cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True,
         )
-    proc = psutil.Process(popen.pid)
-    record = Recorded(name, popen.pid, proc.cmdline(), proc.create_time(), str(log_path))
+    # The command as launched, not as /proc shows it: Popen returns once exec has begun, a moment
+    # before the kernel publishes the new argv, so reading it back here can give an empty list.
+    record = Recorded(name, popen.pid, [str(part) for part in cmd], psutil.Process(popen.pid).create_time(), str(log_path))
     (run_dir / f"{name}.pid.json").write_text(json.dumps(asdict(record), indent=2))
     return popen, record
 
@@ -69,7 +71,9 @@ def recorded(run_dir: Path) -> list[Recorded]:
 def stop(record: Recorded, run_dir: Path, timeout: float = 20) -> bool:
     """SIGTERM (then SIGKILL) the recorded process if it is still ours; forget its pid file."""
     proc = record.process()
-    if proc is not None:
+    if proc is None:
+        print(f"forgot {record.name}.pid.json: {why_not_ours(record)}", file=sys.stderr)
+    else:
         proc.terminate()
         try:
             proc.wait(timeout)
@@ -78,6 +82,15 @@ def stop(record: Recorded, run_dir: Path, timeout: float = 20) -> bool:
             proc.wait(timeout)
     (run_dir / f"{record.name}.pid.json").unlink(missing_ok=True)
     return proc is not None
+
+
+def why_not_ours(record: Recorded) -> str:
+    try:
+        proc = psutil.Process(record.pid)
+        return (f"pid {record.pid} runs {proc.cmdline()!r} ({proc.status()}), "
+                f"not the recorded {record.cmdline!r}")
+    except psutil.Error as error:
+        return f"pid {record.pid} is gone ({error.__class__.__name__})"
 
 
 def log_tail(path: str | Path, lines: int = 30) -> str:
