@@ -46,7 +46,7 @@ class Interval:
 
 class Recorder:
     def __init__(self) -> None:
-        self.origin = time.perf_counter()
+        self.origin = time.perf_counter()  # interval times count from here (the soak resets it)
         self.total: Counter = Counter()
         self.current = Interval(0.0)
 
@@ -205,8 +205,8 @@ async def _soak(server: Any, base_path: Path, model: str, seconds: float, interv
     rss_start = _rss_mb(server.pid)
     faults: list[dict[str, Any]] = []
     intervals: list[dict[str, Any]] = []
-    runner = asyncio.ensure_future(load.run())
-    started = time.perf_counter()
+    runner = asyncio.ensure_future(load.run())  # starts at the first await below
+    started = recorder.origin = time.perf_counter()  # faults and intervals count from here
     next_report, next_fault, fault_index = started + interval, started + fault_every, 0
     while (now := time.perf_counter()) < started + seconds and not runner.done():
         await asyncio.sleep(max(0.05, min(next_report, next_fault, started + seconds) - now))
@@ -224,7 +224,7 @@ async def _soak(server: Any, base_path: Path, model: str, seconds: float, interv
         if now >= next_report:
             intervals.append(recorder.roll().summary(_rss_mb(server.pid)))
             row = intervals[-1]
-            echo(f"  {row['t']:6.1f}s  requests {row['requests']:6d}  ok {row['ok']:6d}  p99 {row['p99_ms']} ms  "
+            echo(f"  from {row['t']:5.1f}s  requests {row['requests']:6d}  ok {row['ok']:6d}  p99 {row['p99_ms']} ms  "
                  f"rss {row['server_rss_mb']} MB  errors {row['errors'] or '-'}")
             next_report += interval
     load.stop.set()

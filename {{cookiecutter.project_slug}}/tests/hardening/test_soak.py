@@ -29,6 +29,9 @@ def test_short_soak_serves_everything_through_faults(published_model, tmp_path: 
     report = json.loads((out / "soak.json").read_text())
     assert report["server_exit_code"] == 0 and report["rss_end_mb"] > 0
     assert len(report["intervals"]) >= 4 and all(i["p99_ms"] is not None for i in report["intervals"][:4])
+    # Intervals and faults count from the same start: every 2 s and every 3 s.
+    assert [i["t"] for i in report["intervals"][:4]] == pytest.approx([0, 2, 4, 6], abs=0.5)
+    assert [f["t"] for f in report["faults"][:2]] == pytest.approx([3, 6], abs=0.5)
 
 
 def test_soak_and_certs_are_cli_commands() -> None:
