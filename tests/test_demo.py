@@ -13,18 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, VENV_PYTHON, busy_default_ports
+from conftest import REPO, busy_default_ports, run_make
 
-SHORT = ["DEMO_LEVELS=1,16", "DEMO_LEVEL_SECONDS=2", "DEMO_SWAP_INTERVAL=2"]
+# Shorter load levels; SERVE_MODE=embedded because compose needs a Docker engine (the generated
+# Makefile exports its variables, so the CLI sees it).
+SHORT = {"DEMO_LEVELS": "1,16", "DEMO_LEVEL_SECONDS": "2", "DEMO_SWAP_INTERVAL": "2", "SERVE_MODE": "embedded"}
 
 
 def make_demo(build: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in {"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "VIRTUAL_ENV"}}
-    env["SERVE_MODE"] = "embedded"  # compose needs a Docker engine; this test is about the loop
-    return subprocess.run(
-        ["make", "-C", str(REPO), "demo", f"BUILD={build}", f"VENV={VENV_PYTHON.parent.parent}", *SHORT],
-        env=env, text=True, capture_output=True, timeout=1200,
-    )
+    return run_make(REPO, "demo", extra={"BUILD": str(build), **SHORT}, timeout=1200)
 
 
 def test_make_demo_runs_the_whole_loop_and_redoes_nothing_up_to_date(tmp_path: Path) -> None:
