@@ -8,7 +8,7 @@ TEMPLATE_FILES := $(shell find '$(TEMPLATE)' hooks cookiecutter.json -type f -no
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv render demo test clean
+.PHONY: help venv render demo test lint clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -32,8 +32,12 @@ render: $(BUILD)/$(SLUG)/.rendered ## Render the template with its defaults into
 demo: render ## Render, then train, export, verify, serve, load-test and stop in the generated project
 	$(MAKE) -C $(BUILD)/$(SLUG) demo VENV=$(abspath $(VENV))
 
-test: venv ## Run the template's tests (renders several variants and runs their suites)
+test: venv ## Run the template's tests (renders several variants, lints them and runs their suites)
 	$(PYTHON) -m pytest tests $(PYTEST_ARGS)
+
+lint: venv ## Check the repo's own Python (hooks, tests) with ruff and mypy (renderings: `make test`)
+	$(PYTHON) -m ruff check hooks tests
+	$(PYTHON) -m mypy
 
 clean: ## Remove build/ (rendered projects)
 	rm -rf $(BUILD)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, busy_default_ports, run_make
+from .helpers import REPO, busy_default_ports, run_make
 
 # Shorter load levels; SERVE_MODE=embedded because compose needs a Docker engine (the generated
 # Makefile exports its variables, so the CLI sees it).

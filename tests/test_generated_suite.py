@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import run_make
+from .helpers import run_make
 
 
 def test_generated_suite_passes(rendered: tuple[str, Path]) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO
+from .helpers import REPO
 
 COOKIECUTTER = [sys.executable, "-m", "cookiecutter", "--no-input"]
 
@@ -42,4 +42,11 @@ def test_good_answers_render(tmp_path: Path) -> None:
         text=True, capture_output=True,
     )
     assert result.returncode == 0, result.stderr
-    assert (tmp_path / "good-one" / "good_one" / "cli.py").is_file()
+    assert (tmp_path / "good-one" / "good_one" / "cli" / "__init__.py").is_file()
+
+
+def test_a_project_name_with_accents_gets_an_ascii_slug_and_package(tmp_path: Path) -> None:
+    result = subprocess.run([*COOKIECUTTER, "-o", str(tmp_path), str(REPO), "project_name=Ünïcode Ads"],
+                            text=True, capture_output=True)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "unicode-ads" / "unicode_ads" / "cli" / "__init__.py").is_file()

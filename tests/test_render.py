@@ -8,10 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import VARIANTS
+from .helpers import VARIANTS, run_make
 
-# Copied without rendering on purpose: these carry their own {{ }} syntax.
-VERBATIM = re.compile(r"^(dashboards/[^/]+\.json|\.github/workflows/[^/]+\.yml)$")
+# Copied without rendering on purpose: Grafana's JSON carries its own {{ }} syntax.
+VERBATIM = re.compile(r"^dashboards/[^/]+\.json$")
 JINJA = re.compile(r"\{\{|\{%|\{#|cookiecutter\.")
 
 
@@ -35,9 +35,11 @@ def test_layout_and_answers(rendered: tuple[str, Path]) -> None:
     name, project = rendered
     answers = VARIANTS[name]
     package = answers.get("package_name", project.name.replace("-", "_"))
-    for top in ("README.md", "Makefile", "pyproject.toml", "requirements.txt", ".env", package, "compose", "loadtests", "dashboards", "tests"):
+    for top in ("README.md", "Makefile", "pyproject.toml", "requirements.txt", ".env", package, "embedded_tfserving",
+                "compose", "loadtests", "dashboards", "tests"):
         assert (project / top).exists(), top
-    env = dict(line.split("=", 1) for line in (project / ".env").read_text().splitlines() if "=" in line and not line.startswith("#"))
+    lines = (project / ".env").read_text().splitlines()
+    env = dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
     assert env["MODEL_NAME"] == answers.get("model_name", "ctr")
     assert env["REST_PORT"] == answers.get("rest_port", "8501")
     assert env["GRPC_PORT"] == answers.get("grpc_port", "8500")
@@ -57,5 +59,26 @@ def test_cli_help_lists_every_stage(rendered: tuple[str, Path]) -> None:
     package = VARIANTS[name].get("package_name", project.name.replace("-", "_"))
     result = subprocess.run([sys.executable, "-m", package, "--help"], cwd=project, text=True, capture_output=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    for command in ("train", "export", "publish", "verify", "serve", "stop", "status", "loadtest", "bench", "dashboards", "summary"):
+    for command in ("train", "export", "publish", "verify", "serve", "stop", "status", "loadtest", "bench", "soak",
+                    "certs", "dashboards", "summary"):
         assert re.search(rf"^\s+{command}\b", result.stdout, re.M), command
+
+
+def test_lint_passes(rendered: tuple[str, Path]) -> None:
+    """Every rendering passes the project's own lint gate (ruff and mypy, configured in its pyproject)."""
+    _, project = rendered
+    result = run_make(project, "lint", timeout=900)
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+
+
+def test_the_embedded_server_imports_nothing_from_the_project(rendered: tuple[str, Path]) -> None:
+    """The server is a package of its own: it could be published without the project around it."""
+    name, project = rendered
+    package = VARIANTS[name].get("package_name", project.name.replace("-", "_"))
+    offenders = [str(path.relative_to(project)) for path in (project / "embedded_tfserving").rglob("*.py")
+                 if re.search(rf"^\s*(from|import)\s+{package}\b", path.read_text(), re.M)]
+    assert not offenders, offenders
+    code = ("import sys, embedded_tfserving.process, embedded_tfserving.server; "
+            f"assert not any(m == {package!r} or m.startswith({package + '.'!r}) for m in sys.modules), 'imported the project'")
+    result = subprocess.run([sys.executable, "-c", code], cwd=project, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import busy_default_ports
-from labs import Outcome, Session, parse_labs
+from .helpers import busy_default_ports
+from .labs import Outcome, Session, parse_labs
 
 REPO = Path(__file__).resolve().parents[1]
 LABS = REPO / "docs" / "workshop"
@@ -85,7 +85,7 @@ def report(outcome: Outcome) -> str:
              "command:", outcome.step.command.rstrip()]
     if outcome.returncode == 0 and outcome.missing:
         lines += ["expected lines not in the output:", *(f"  {line}" for line in outcome.missing)]
-    return "\n".join(lines + ["output (tail):", tail])
+    return "\n".join([*lines, "output (tail):", tail])
 
 
 def test_workshop_labs_run_as_written(tmp_path: Path) -> None:

@@ -3,26 +3,24 @@
     locust -f loadtests/locustfile.py --headless -u 16 -t 30s --host http://127.0.0.1:8501 RestUser
     locust -f loadtests/locustfile.py --headless -u 16 -t 30s --host http://127.0.0.1:8501 GrpcUser
 
-`python -m {{ cookiecutter.package_name }} loadtest ...` runs it for you and writes a report.
+`python -m {{ cookiecutter.package_name }} loadtest ...` runs it for you and writes a report. The package must be
+importable: `make setup` installs it; otherwise run from the project root with PYTHONPATH=. .
 Options (--rows, --shape, --metrics-port, ...): `locust -f loadtests/locustfile.py --help`.
 """
 
 import random
 import ssl
-import sys
-from pathlib import Path
 
-# The project root, so the package imports without installing it (e.g. in the Locust container).
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from locust import FastHttpUser, LoadTestShape, User, constant, task
 
-from locust import FastHttpUser, LoadTestShape, User, constant, task  # noqa: E402
-
-from {{ cookiecutter.package_name }}.loadtest import hooks, settings  # noqa: E402  (options, pools, metrics)
-from {{ cookiecutter.package_name }}.loadtest.grpc_client import PredictClient  # noqa: E402
-from {{ cookiecutter.package_name }}.loadtest.shapes import plan, spec_from_options  # noqa: E402
+from {{ cookiecutter.package_name }}.contract import Access
+from {{ cookiecutter.package_name }}.loadtest import hooks  # importing it installs the options, request pools and metrics exporter
+from {{ cookiecutter.package_name }}.loadtest.grpc_client import PredictClient
+from {{ cookiecutter.package_name }}.loadtest.shapes import plan, spec_from_options
 
 # TLS and API key from SERVING_CA_FILE / SERVING_API_KEY (unset: plain HTTP, no key); pass an https:// --host.
-JSON = {"Content-Type": "application/json", **settings.auth_headers()}
+ACCESS = Access.from_environment()
+JSON = {"Content-Type": "application/json", **ACCESS.headers()}
 
 
 class RestUser(FastHttpUser):
@@ -30,9 +28,9 @@ class RestUser(FastHttpUser):
 
     protocol = "rest"
     wait_time = constant(0)
-    if settings.ca_file():  # verify the server against our CA (Locust's default skips verification)
+    if ACCESS.ca_file:  # verify the server against our CA (Locust's default skips verification)
         insecure = False
-        ssl_context_factory = staticmethod(lambda: ssl.create_default_context(cafile=settings.ca_file()))
+        ssl_context_factory = staticmethod(lambda: ssl.create_default_context(cafile=ACCESS.ca_file))
 
     def on_start(self) -> None:
         self.bodies = hooks.pool("rest")
@@ -64,4 +62,5 @@ class LoadShape(LoadTestShape):
     use_common_options = True
 
     def tick(self) -> tuple[int, float] | None:
+        assert self.runner is not None  # Locust sets it before the first tick
         return plan(spec_from_options(self.runner.environment.parsed_options), self.get_run_time())

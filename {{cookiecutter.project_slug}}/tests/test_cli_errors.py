@@ -5,13 +5,14 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import keras
 import pytest
 from click.testing import CliRunner, Result
 
 from {{ cookiecutter.package_name }}.cli import main
 from {{ cookiecutter.package_name }}.data.schema import Schema
 from {{ cookiecutter.package_name }}.model import build_model
+
+from .helpers import write_tsv
 
 
 def run(*args: str) -> Result:
@@ -59,8 +60,6 @@ def test_train_with_a_file_that_is_not_criteo(tmp_path: Path) -> None:
 
 
 def test_train_reports_skipped_rows(tmp_path: Path, schema: Schema) -> None:
-    from test_data import write_tsv
-
     data = write_tsv(tmp_path / "day_0.tsv", schema, 300)
     lines = data.read_text().splitlines()
     lines[0] = "\t".join(["yes", *lines[0].split("\t")[1:]])

@@ -9,19 +9,12 @@ import numpy as np
 import pytest
 
 from {{ cookiecutter.package_name }}.data.criteo import load_tsv
-from {{ cookiecutter.package_name }}.data.schema import DataError, Schema, load_schema
+from {{ cookiecutter.package_name }}.data.schema import Schema, load_schema
 from {{ cookiecutter.package_name }}.data.synthetic import generate, true_click_probability
+from {{ cookiecutter.package_name }}.errors import DataError
 from {{ cookiecutter.package_name }}.model.metrics import roc_auc
 
-
-def write_tsv(path: Path, schema: Schema, rows: int, seed: int = 0) -> Path:
-    features = generate(schema, rows, seed)
-    lines = []
-    for label, dense, categorical in zip(features.label, features.dense, features.categorical):
-        ints = ["" if v == 0 and i % 2 else str(int(v)) for i, v in enumerate(dense)]  # some blanks
-        lines.append("\t".join([str(label), *ints, *categorical]))
-    path.write_text("\n".join(lines) + "\n")
-    return path
+from .helpers import write_tsv
 
 
 def test_schema_is_criteo_shaped(schema: Schema) -> None:
@@ -86,7 +79,7 @@ def test_planted_signal_is_learnable(schema: Schema) -> None:
 
 def test_roc_auc_handles_ties_and_needs_both_classes() -> None:
     assert roc_auc(np.array([0, 1, 0, 1]), np.array([0.1, 0.9, 0.5, 0.5])) == pytest.approx(0.875)
-    with pytest.raises(ValueError, match="both clicks and non-clicks"):
+    with pytest.raises(DataError, match="both clicks and non-clicks"):
         roc_auc(np.array([1, 1]), np.array([0.2, 0.3]))
 
 

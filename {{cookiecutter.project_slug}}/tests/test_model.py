@@ -6,6 +6,7 @@ import importlib
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
@@ -13,7 +14,8 @@ import pytest
 
 from {{ cookiecutter.package_name }}.data.schema import Schema
 from {{ cookiecutter.package_name }}.data.synthetic import generate
-from {{ cookiecutter.package_name }}.export.verify import VerifyError, check_keras_reload
+from {{ cookiecutter.package_name }}.errors import ExportError
+from {{ cookiecutter.package_name }}.export.verify import check_keras_reload
 from {{ cookiecutter.package_name }}.model import FieldAttention, FieldTokens, build_model
 from {{ cookiecutter.package_name }}.train import as_tensors
 
@@ -93,7 +95,7 @@ class Scale(keras.layers.Layer):
 '''
 
 
-def model_with_layer(schema: Schema, module: object, tmp_path: Path) -> Path:
+def model_with_layer(schema: Schema, module: Any, tmp_path: Path) -> Path:
     """The real CTR model with the demo layer scaling its dense input, saved as .keras."""
     base = build_model(schema)
     dense = keras.Input(shape=(len(schema.dense),), dtype="float32", name="dense")
@@ -105,7 +107,7 @@ def model_with_layer(schema: Schema, module: object, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def demo_layers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> object:
+def demo_layers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     module_dir = tmp_path / "demo_layers_src"
     module_dir.mkdir()
     (module_dir / "demo_layers.py").write_text(textwrap.dedent(LAYERS))
@@ -114,31 +116,36 @@ def demo_layers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> object:
     return importlib.import_module("demo_layers")
 
 
-def test_layer_whose_get_config_misses_an_argument_is_caught(schema: Schema, demo_layers: object, tmp_path: Path) -> None:
+def test_layer_whose_get_config_misses_an_argument_is_caught(schema: Schema, demo_layers: Any, tmp_path: Path) -> None:
     path = model_with_layer(schema, demo_layers, tmp_path)
-    with pytest.raises(VerifyError) as raised:
+    with pytest.raises(ExportError) as raised:
         check_keras_reload(path, schema, modules=("demo_layers",), paths=(tmp_path / "demo_layers_src",))
     message = str(raised.value)
     assert "layer Scale cannot be rebuilt" in message and "factor" in message
     assert "implement get_config() in Scale returning every constructor argument" in message
 
 
-def test_layer_unknown_to_a_fresh_process_is_caught(schema: Schema, demo_layers: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(demo_layers.Scale, "get_config", lambda self: {**keras.layers.Layer.get_config(self), "factor": self.factor})
+def test_layer_unknown_to_a_fresh_process_is_caught(schema: Schema, demo_layers: Any, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(demo_layers.Scale, "get_config",
+                        lambda self: {**keras.layers.Layer.get_config(self), "factor": self.factor})
     path = model_with_layer(schema, demo_layers, tmp_path)
-    check_keras_reload(path, schema, modules=("{{ cookiecutter.package_name }}.model", "demo_layers"), paths=(tmp_path / "demo_layers_src",))
-    with pytest.raises(VerifyError, match=r"layer Scale is unknown there; decorate it with @keras.saving.register_keras_serializable"):
+    check_keras_reload(path, schema, modules=("{{ cookiecutter.package_name }}.model", "demo_layers"),
+                       paths=(tmp_path / "demo_layers_src",))
+    with pytest.raises(ExportError, match=r"layer Scale is unknown there; decorate it with "
+                                          r"@keras.saving.register_keras_serializable"):
         check_keras_reload(path, schema)  # the child imports only the project's model package
 
 
-def test_export_refuses_to_publish_such_a_model(schema: Schema, demo_layers: object, tmp_path: Path) -> None:
+def test_export_refuses_to_publish_such_a_model(schema: Schema, demo_layers: Any, tmp_path: Path) -> None:
     from click.testing import CliRunner
 
     from {{ cookiecutter.package_name }}.cli import main
 
     model_with_layer(schema, demo_layers, tmp_path)
     models = tmp_path / "models"
-    result = CliRunner().invoke(main, ["export", "--artifacts-dir", str(tmp_path), "--models-dir", str(models), "--model-name", "ctr"])
+    result = CliRunner().invoke(main, ["export", "--artifacts-dir", str(tmp_path), "--models-dir", str(models),
+                                       "--model-name", "ctr"])
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
     last = result.output.strip().splitlines()[-1]
     assert last.startswith("Error: ") and "implement get_config() in Scale" in last and "nothing was published" in last

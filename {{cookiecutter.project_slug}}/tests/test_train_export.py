@@ -14,10 +14,10 @@ import tensorflow as tf
 from tensorflow_serving.apis import prediction_log_pb2
 
 from {{ cookiecutter.package_name }}.data.schema import Schema
-from {{ cookiecutter.package_name }}.export.publish import PublishError, publish_version
+from {{ cookiecutter.package_name }}.errors import ExportError
+from {{ cookiecutter.package_name }}.export.publish import publish_version
 from {{ cookiecutter.package_name }}.export.verify import verify_savedmodel
-
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+from {{ cookiecutter.package_name }}.settings import PROJECT_ROOT
 
 
 def version_dir(published_model) -> Path:
@@ -71,7 +71,8 @@ def test_publish_numbers_versions_like_tf_serving(published_model, tmp_path: Pat
     (models / "ctr" / "00000123").mkdir(parents=True)
     (models / "ctr" / "notes").mkdir()
     assert publish_version(version_dir(published_model), models, "ctr") == 124
-    assert (models / "ctr" / "124" / "saved_model.pb").read_bytes() == (version_dir(published_model) / "saved_model.pb").read_bytes()
+    published = (version_dir(published_model) / "saved_model.pb").read_bytes()
+    assert (models / "ctr" / "124" / "saved_model.pb").read_bytes() == published
     assert publish_version(models / "ctr" / "124", models, "ctr", version=7) == 7  # republish = rollback
     assert sorted(p.name for p in (models / "ctr").iterdir()) == ["00000123", "124", "7", "notes"]  # no staging left
 
@@ -80,7 +81,7 @@ def test_publish_numbers_versions_like_tf_serving(published_model, tmp_path: Pat
 def test_publish_never_overwrites_a_version(published_model, tmp_path: Path, taken: str) -> None:
     existing = tmp_path / "models" / "ctr" / taken
     existing.mkdir(parents=True)  # empty: os.rename would happily replace it
-    with pytest.raises(PublishError, match=r"version 5 of model ctr already exists"):
+    with pytest.raises(ExportError, match=r"version 5 of model ctr already exists"):
         publish_version(version_dir(published_model), tmp_path / "models", "ctr", version=5)
     assert list(existing.iterdir()) == [] and sorted(p.name for p in existing.parent.iterdir()) == [taken]
 
@@ -97,7 +98,7 @@ def test_publish_refuses_incomplete_savedmodels(published_model, tmp_path: Path,
     damage(source)
     models = tmp_path / "models"
     publish_version(version_dir(published_model), models, "ctr")
-    with pytest.raises(PublishError, match=complaint):
+    with pytest.raises(ExportError, match=complaint):
         publish_version(source, models, "ctr")
     assert [p.name for p in (models / "ctr").iterdir()] == ["1"]
 

@@ -1,4 +1,4 @@
-"""Train the CTR model and evaluate it on a held-out split: `python -m <package> train`.
+"""Train the CTR model and evaluate it on a held-out split (`make train`, `python -m <package> train`).
 
 Writes artifacts/model.keras (the Keras model, custom layers included) and artifacts/evaluation.json
 (AUC, log loss, data fingerprint, versions), which `export` copies into the published version.
@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import click
 import numpy as np
 
-from .data.schema import DataError, Features, Schema, load_schema
+from .data.schema import Features, Schema
+from .errors import DataError
 
 if TYPE_CHECKING:
     import keras
@@ -74,7 +74,8 @@ def train_model(
     train, held_out = features.take(order[:cut]), features.take(order[cut:])
     model = build_model(schema)
     started = time.perf_counter()
-    model.fit(_dataset(train, batch_size, shuffle_seed=seed), epochs=epochs, verbose=verbose, shuffle=False)  # the dataset shuffles
+    # shuffle=False: the dataset shuffles itself.
+    model.fit(_dataset(train, batch_size, shuffle_seed=seed), epochs=epochs, verbose=verbose, shuffle=False)
     seconds = time.perf_counter() - started
     probabilities = model.predict(_dataset(held_out, 4096), verbose=0).ravel()
     evaluation = {
@@ -116,33 +117,3 @@ def load_features(schema: Schema, data: Path | None, rows: int | None, seed: int
     from .data.criteo import load_tsv
 
     return load_tsv(data, schema, max_rows=rows), str(data)
-
-
-@click.command("train")
-@click.option("--data", type=click.Path(path_type=Path), default=None,
-              help="Criteo-format TSV (label, 13 ints, 26 hashes); default: synthetic rows.")
-@click.option("--rows", type=click.IntRange(min=50), default=None,
-              help=f"Rows to use: synthetic rows to generate (default {DEFAULT_ROWS}) or the first N of --data (default all).")
-@click.option("--epochs", type=click.IntRange(min=1), default=2, show_default=True, help="Passes over the training rows.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=512, show_default=True, help="Rows per training step.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for the data, the split and the weights.")
-@click.option("--artifacts-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("artifacts"),
-              show_default=True, help="Where model.keras and evaluation.json are written.")
-def train_command(data: Path | None, rows: int | None, epochs: int, batch_size: int, seed: int, artifacts_dir: Path) -> None:
-    """Train the CTR model and report AUC and log loss on a held-out 20%."""
-    try:
-        schema = load_schema()
-        features, source = load_features(schema, data, rows, seed)
-        if features.skipped:
-            click.echo(f"{data}: skipped {features.skipped} malformed rows (non-integer dense value or label not 0/1)")
-        click.echo(f"training on {len(features)} rows from {source}, click rate {features.label.mean():.3f}")
-        trained = train_model(schema, features, epochs, batch_size, seed, verbose=2, data_source=source)
-        path = save_artifacts(trained, artifacts_dir)
-    except (DataError, ValueError) as error:
-        raise click.ClickException(str(error)) from None
-    figures = trained.evaluation
-    click.echo(
-        f"held-out AUC {figures['auc']:.4f}, log loss {figures['log_loss']:.4f} "
-        f"({figures['rows']['held_out']} rows); trained in {figures['train_seconds']:.1f} s"
-    )
-    click.echo(f"wrote {path} and {artifacts_dir / EVALUATION_FILE}; next: `make export`")

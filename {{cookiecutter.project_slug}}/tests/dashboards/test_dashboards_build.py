@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.package_name }}.dashboards import grafana
-from {{ cookiecutter.package_name }}.dashboards.errors import DashboardError
-from {{ cookiecutter.package_name }}.dashboards.render import render_all
+from embedded_tfserving.process import free_port
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from {{ cookiecutter.package_name }}.dashboards import grafana
+from {{ cookiecutter.package_name }}.dashboards.definitions import DASHBOARDS
+from {{ cookiecutter.package_name }}.dashboards.render import render_all
+from {{ cookiecutter.package_name }}.errors import DashboardError
+from {{ cookiecutter.package_name }}.settings import PROJECT_ROOT
+from {{ cookiecutter.package_name }}.stack.prometheus import is_ready, prometheus_process
+
+from ..helpers import grafana_substitute, require_prometheus_tool
 
 
 def test_generated_json_is_not_stale() -> None:
@@ -60,11 +64,7 @@ def test_push_without_grafana_url_names_the_setting(monkeypatch: pytest.MonkeyPa
 
 
 def test_push_to_an_unreachable_grafana_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
-    import socket
-
-    with socket.socket() as sock:  # a port nobody listens on
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()  # nobody listens on it
     with pytest.raises(DashboardError, match=f"Grafana at http://127.0.0.1:{port} does not answer"):
         grafana.push({}, f"http://127.0.0.1:{port}")
 
@@ -76,39 +76,18 @@ def test_annotate_is_a_no_op_without_grafana(monkeypatch: pytest.MonkeyPatch) ->
 
 def test_every_query_is_accepted_by_prometheus(tmp_path: Path) -> None:
     """PromQL syntax of every panel and annotation, checked by a real (empty) Prometheus."""
-    import time
-
     import requests
-
-    sys.path.insert(0, str(PROJECT_ROOT / "tests" / "stack"))
-    from stack_helpers import free_port, require_prometheus_tool
-    from test_dashboards_prometheus import grafana_substitute
 
     binary = require_prometheus_tool("prometheus")
     (tmp_path / "prometheus.yml").write_text("global:\n  scrape_interval: 1s\n")
     port = free_port()
-    server = subprocess.Popen(
-        [binary, f"--config.file={tmp_path / 'prometheus.yml'}", f"--storage.tsdb.path={tmp_path / 'data'}",
-         f"--web.listen-address=127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(f"{url}/-/ready", timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert time.monotonic() < deadline and server.poll() is None, "Prometheus did not start"
-            time.sleep(0.2)
-        from {{ cookiecutter.package_name }}.dashboards.definitions import DASHBOARDS
-
+    with prometheus_process(binary, tmp_path / "prometheus.yml", tmp_path / "data", port, tmp_path / "prometheus.log",
+                            cwd=tmp_path) as prometheus:
+        prometheus.start()
+        prometheus.wait_until(lambda: is_ready(port), 30, "Prometheus")
         exprs = [q.expr for d in DASHBOARDS.values() for p in d.panels for q in p.queries]
         exprs += [expr for d in DASHBOARDS.values() for _, expr in d.annotations]
         for expr in exprs:
-            body = requests.get(f"{url}/api/v1/query", params={"query": grafana_substitute(expr, "ctr")}, timeout=5).json()
+            body = requests.get(f"http://127.0.0.1:{port}/api/v1/query",
+                                params={"query": grafana_substitute(expr, "ctr")}, timeout=5).json()
             assert body["status"] == "success", f"{expr}: {body.get('error')}"
-    finally:
-        server.terminate()
-        server.wait(10)

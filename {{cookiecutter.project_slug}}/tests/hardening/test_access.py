@@ -3,38 +3,39 @@ configured through SERVING_CA_FILE / SERVING_API_KEY_FILE."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import grpc
 import pytest
 import requests
 from tensorflow_serving.apis import get_model_status_pb2, model_service_pb2_grpc, prediction_service_pb2_grpc
 
-from {{ cookiecutter.package_name }}.serving.auth import ApiKeys, presented_key
-from {{ cookiecutter.package_name }}.serving.config import ConfigError
-from {{ cookiecutter.package_name }}.serving.flags import FlagError, parse_flags
-from {{ cookiecutter.package_name }}.serving.tls import parse_ssl_config
+from embedded_tfserving.auth import ApiKeys, presented_key
+from embedded_tfserving.config import parse_ssl_config
+from embedded_tfserving.errors import ConfigError, FlagError
+from embedded_tfserving.flags import parse_flags
+from embedded_tfserving.process import ServerProcess
 
-from hardening_helpers import MODEL, PREDICT_BODY, SecureServer, api_key, grpc_request, model_folder
+from .support import MODEL, PREDICT_BODY, api_key, model_folder, predict_request
 
 METRICS = "/monitoring/prometheus/metrics"
 
 
 def monitoring_file(folder: Path) -> Path:
     path = folder / "monitoring.config"
-    path.write_text('prometheus_config { enable: true, path: "%s" }' % METRICS)
+    path.write_text('prometheus_config { enable: true, path: "' + METRICS + '" }')
     return path
 
 
 @pytest.fixture(scope="module")
-def secure_server(tf1_version, certs, tmp_path_factory) -> Iterator[SecureServer]:
+def secure_server(tf1_version, certs, tmp_path_factory) -> Iterator[ServerProcess]:
     """TLS on REST and gRPC from the PEM files, API keys required, metrics left open."""
     folder = tmp_path_factory.mktemp("secure")
     flags = ["--port=0", f"--model_name={MODEL}", f"--model_base_path={model_folder(folder, tf1_version)}",
              f"--ssl_cert_file={certs['server.pem']}", f"--ssl_key_file={certs['server-key.pem']}",
              f"--api_keys_file={certs['api_keys.txt']}", f"--monitoring_config_file={monitoring_file(folder)}"]
-    with SecureServer(flags, ca=certs["ca.pem"], api_key=api_key(certs), log_path=folder / "server.log") as server:
+    with ServerProcess(flags, folder / "server.log", ca_file=certs["ca.pem"], api_key=api_key(certs)) as server:
         server.start()
         yield server
 
@@ -80,10 +81,10 @@ def test_grpc_needs_tls_and_a_valid_key(secure_server, certs) -> None:
         stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
         for metadata in ((), (("x-api-key", "wrong"),), (("authorization", "Bearer wrong"),)):
             with pytest.raises(grpc.RpcError) as caught:
-                stub.Predict(grpc_request([1, 1], [4.0]), timeout=30, metadata=metadata)
+                stub.Predict(predict_request([4.0]), timeout=30, metadata=metadata)
             assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
         for metadata in ((("x-api-key", key),), (("authorization", f"Bearer {key}"),)):
-            assert stub.Predict(grpc_request([1, 1], [4.0]), timeout=30, metadata=metadata).outputs["y"].float_val == [4.0]
+            assert stub.Predict(predict_request([4.0]), timeout=30, metadata=metadata).outputs["y"].float_val == [4.0]
         status = model_service_pb2_grpc.ModelServiceStub(channel)
         with pytest.raises(grpc.RpcError) as caught:
             status.GetModelStatus(get_model_status_pb2.GetModelStatusRequest(model_spec={"name": MODEL}), timeout=30)
@@ -91,7 +92,7 @@ def test_grpc_needs_tls_and_a_valid_key(secure_server, certs) -> None:
     with grpc.insecure_channel(secure_server.grpc_target) as channel:
         with pytest.raises(grpc.RpcError) as caught:
             prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(
-                grpc_request([1, 1], [4.0]), timeout=10, metadata=(("x-api-key", key),))
+                predict_request([4.0]), timeout=10, metadata=(("x-api-key", key),))
         assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
 
 
@@ -102,19 +103,20 @@ def test_ssl_config_file_and_protected_metrics(tf1_version, certs, tmp_path_fact
              f"--ssl_config_file={certs['ssl_config.txt']}", f"--api_keys_file={certs['api_keys.txt']}",
              "--protect_metrics", f"--monitoring_config_file={monitoring_file(folder)}"]
     key = api_key(certs)
-    with SecureServer(flags, api_key=key, log_path=folder / "server.log") as server:
+    with ServerProcess(flags, folder / "server.log", api_key=key) as server:
         server.start()
         assert requests.get(server.rest_url + METRICS, timeout=10).status_code == 401
         assert requests.get(server.rest_url + METRICS, headers={"X-API-Key": key}, timeout=10).status_code == 200
         with grpc_channel(server, certs) as channel:
             reply = prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(
-                grpc_request([1, 1], [4.0]), timeout=30, metadata=(("x-api-key", key),))
+                predict_request([4.0]), timeout=30, metadata=(("x-api-key", key),))
             assert reply.outputs["y"].float_val == [4.0]
 
 
 def test_load_test_clients_use_the_ca_and_key_from_the_environment(secure_server, certs, monkeypatch) -> None:
+    from {{ cookiecutter.package_name }}.contract import version_states
+    from {{ cookiecutter.package_name }}.errors import LoadTestError
     from {{ cookiecutter.package_name }}.loadtest import preflight
-    from {{ cookiecutter.package_name }}.loadtest.errors import LoadTestError
 
     monkeypatch.setenv("SERVING_CA_FILE", str(certs["ca.pem"]))
     monkeypatch.delenv("SERVING_API_KEY", raising=False)
@@ -122,7 +124,7 @@ def test_load_test_clients_use_the_ca_and_key_from_the_environment(secure_server
     with pytest.raises(LoadTestError, match="SERVING_API_KEY"):
         preflight._get(f"{secure_server.rest_url}/v1/models/{MODEL}")
     monkeypatch.setenv("SERVING_API_KEY_FILE", str(certs["api_keys.txt"]))
-    assert preflight.served_versions(secure_server.rest_url, MODEL)[1]["state"] == "AVAILABLE"
+    assert version_states(secure_server.rest_url, MODEL)[1]["state"] == "AVAILABLE"
     preflight.check_grpc(secure_server.grpc_target)
 
 

@@ -6,33 +6,33 @@ Every request is accounted for: OK, an explicit server error, or a transport err
 from __future__ import annotations
 
 import asyncio
-import json
 import shutil
 import signal
 import threading
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.package_name }}.serving.process import EmbeddedServer
-from {{ cookiecutter.package_name }}.soak import Load, Recorder
+from embedded_tfserving.process import ServerProcess
+from embedded_tfserving.testing import place_version, write_batching_parameters
 
-from hardening_helpers import MODEL, batching_file, grpc_request, model_folder, publish
+from {{ cookiecutter.package_name }}.contract import version_states
+from {{ cookiecutter.package_name }}.loadtest.closed_loop import Load, Recorder
+
+from .support import MODEL, model_folder, predict_request
 
 pytestmark = pytest.mark.slow
 
 REST_BODIES = [b'{"instances": [[1.0]]}', b'{"instances": [[2.0], [3.0]]}']
-GRPC_REQUESTS = [grpc_request([1, 1], [1.0])]
+GRPC_REQUESTS = [predict_request([1.0])]
 
 
-def load(server: EmbeddedServer, recorder: Recorder, rest: int, grpc: int) -> Load:
+def load(server: ServerProcess, recorder: Recorder, rest: int, grpc: int) -> Load:
     return Load(server.rest_url, server.grpc_target, MODEL, REST_BODIES, GRPC_REQUESTS, recorder, rest, grpc)
 
 
-def versions(server: EmbeddedServer) -> dict[int, dict]:
-    with urllib.request.urlopen(f"{server.rest_url}/v1/models/{MODEL}", timeout=10) as reply:
-        return {int(v["version"]): v for v in json.loads(reply.read())["model_version_status"]}
+def versions(server: ServerProcess) -> dict[int, dict]:
+    return version_states(server.rest_url, MODEL, timeout=10)
 
 
 async def until(predicate, what: str, limit: float = 90) -> None:
@@ -47,11 +47,11 @@ async def until(predicate, what: str, limit: float = 90) -> None:
 def test_overload_sheds_with_503_and_recovers(slow_tf1_version, tmp_path: Path) -> None:
     """64 closed-loop clients against one batch thread and a one-batch queue: the excess is refused at
     once (503 / UNAVAILABLE) instead of queueing without bound; afterwards everything succeeds."""
-    batching = batching_file(tmp_path, max_batch_size=2, batch_timeout_micros=0, max_enqueued_batches=1,
-                             num_batch_threads=1)
+    batching = write_batching_parameters(tmp_path / "batching.conf", max_batch_size=2, batch_timeout_micros=0,
+                                         max_enqueued_batches=1, num_batch_threads=1)
     flags = ["--port=0", f"--model_name={MODEL}", f"--model_base_path={model_folder(tmp_path, slow_tf1_version)}",
              "--enable_batching", f"--batching_parameters_file={batching}"]
-    with EmbeddedServer(flags, log_path=tmp_path / "server.log") as server:
+    with ServerProcess(flags, log_path=tmp_path / "server.log") as server:
         server.start()
         overload = Recorder()
         asyncio.run(load(server, overload, 32, 32).run(requests_per_client=8))
@@ -68,12 +68,12 @@ def test_faults_under_load_lose_no_request(tf1_version, tmp_path: Path) -> None:
     all during REST+gRPC load; every request succeeds and the server ends up serving."""
     base = model_folder(tmp_path, tf1_version)
     config = tmp_path / "models.config"
-    config.write_text('model_config_list { config { name: "%s" base_path: "%s" model_platform: "tensorflow" } }'
-                      % (MODEL, base))
+    config.write_text('model_config_list { config { name: "' + MODEL + '" base_path: "' + str(base)
+                      + '" model_platform: "tensorflow" } }')
     flags = ["--port=0", f"--model_config_file={config}", "--model_config_file_poll_wait_seconds=1",
              "--file_system_poll_wait_seconds=1", "--max_num_load_retries=0"]
     log = tmp_path / "server.log"
-    with EmbeddedServer(flags, log_path=log) as server:
+    with ServerProcess(flags, log_path=log) as server:
         server.start()
         recorder = Recorder()
 
@@ -81,7 +81,7 @@ def test_faults_under_load_lose_no_request(tf1_version, tmp_path: Path) -> None:
             driver = load(server, recorder, 3, 3)
             running = asyncio.ensure_future(driver.run())
             try:
-                publish(tf1_version, base, 2)
+                place_version(tf1_version, base, 2)
                 await until(lambda: versions(server).get(1, {}).get("state") == "END"
                             and versions(server)[2]["state"] == "AVAILABLE", "version 2 to replace 1")
                 shutil.rmtree(base / "2")  # the serving version's folder disappears: back to 1
@@ -109,7 +109,7 @@ def test_faults_under_load_lose_no_request(tf1_version, tmp_path: Path) -> None:
 
 def test_sigterm_drains_in_flight_requests_and_exits(slow_tf1_version, tmp_path: Path) -> None:
     flags = ["--port=0", f"--model_name={MODEL}", f"--model_base_path={model_folder(tmp_path, slow_tf1_version)}"]
-    server = EmbeddedServer(flags, log_path=tmp_path / "server.log")
+    server = ServerProcess(flags, log_path=tmp_path / "server.log")
     try:
         server.start()
         recorder = Recorder()
@@ -127,9 +127,8 @@ def test_sigterm_drains_in_flight_requests_and_exits(slow_tf1_version, tmp_path:
                 break
             done.wait(0.1)
         before = recorder.roll()
-        process = server.process
-        process.send_signal(signal.SIGTERM)
-        code = process.wait(60)
+        server.send_signal(signal.SIGTERM)
+        code = server.wait(60)
         driver.stop.set()
         thread.join(60)
         after = recorder.roll()

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.package_name }}.soak import run_soak
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from {{ cookiecutter.package_name }}.loadtest.soak import run_soak
+from {{ cookiecutter.package_name }}.settings import PROJECT_ROOT
 
 
 @pytest.mark.slow

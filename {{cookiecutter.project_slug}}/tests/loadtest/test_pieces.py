@@ -1,13 +1,24 @@
-"""The load tests' pure pieces: shapes, metric parsing, signature checks, exporter names."""
+"""The load tests' pure pieces: shapes, metric parsing, signature checks, exporter names, the percentile."""
 
 from __future__ import annotations
+
+import json
+import subprocess
+import sys
 
 import pytest
 from prometheus_client import generate_latest
 
+from {{ cookiecutter.package_name }}.errors import LoadTestError
 from {{ cookiecutter.package_name }}.loadtest import metrics, preflight, report, server_metrics
-from {{ cookiecutter.package_name }}.loadtest.errors import LoadTestError
 from {{ cookiecutter.package_name }}.loadtest.shapes import ShapeSpec, plan
+from {{ cookiecutter.package_name }}.loadtest.stats import percentile
+
+
+def users_at(spec: ShapeSpec, elapsed: float) -> int:
+    planned = plan(spec, elapsed)
+    assert planned is not None, f"the {spec.kind} shape ended at {elapsed} s"
+    return planned[0]
 
 
 def test_steady_shape_holds_users_until_run_time():
@@ -18,12 +29,12 @@ def test_steady_shape_holds_users_until_run_time():
 
 def test_step_shape_ramps_to_the_peak():
     spec = ShapeSpec("step", users=10, spawn_rate=5, run_time=60, step_users=4, step_seconds=5)
-    assert [plan(spec, t)[0] for t in (0, 5, 10, 15, 59)] == [4, 8, 10, 10, 10]
+    assert [users_at(spec, t) for t in (0, 5, 10, 15, 59)] == [4, 8, 10, 10, 10]
 
 
 def test_spike_shape_spikes_a_third_into_the_run():
     spec = ShapeSpec("spike", users=2, spawn_rate=2, run_time=30, spike_users=20, spike_seconds=5)
-    assert plan(spec, 5)[0] == 2 and plan(spec, 11)[0] == 20 and plan(spec, 16)[0] == 2
+    assert users_at(spec, 5) == 2 and users_at(spec, 11) == 20 and users_at(spec, 16) == 2
 
 
 def test_unknown_shape_is_refused():
@@ -87,3 +98,31 @@ def test_exporter_uses_the_dashboard_names():
 def test_table_lines_up_columns():
     lines = report.table([{"users": 1, "rps": 12.345}, {"users": 64, "rps": None}], ["users", "rps"]).splitlines()
     assert len({len(line) for line in lines}) == 1 and "12.3" in lines[1] and "-" in lines[2]
+
+
+def test_percentile_is_locusts_rule():
+    values = [float(v) for v in range(1, 101)]  # 1..100
+    assert percentile(values, 0.99) == 100.0 and percentile(values, 0.5) == 51.0 and percentile(values, 0.0) == 1.0
+    assert percentile([3.0, 1.0, 2.0], 1.0) == 3.0
+    assert percentile([], 0.99) is None
+
+
+def test_percentile_agrees_with_locust_on_its_own_data():
+    """Locust's own function, run in a child process (importing Locust monkey-patches this one)."""
+    latencies = [1, 1, 2, 3, 3, 3, 7, 40, 41, 900, 1000, 5]
+    quantiles = (0.5, 0.9, 0.95, 0.99)
+    code = ("import collections, json, sys; from locust.stats import calculate_response_time_percentile as p; "
+            "values, qs = json.loads(sys.argv[1]), json.loads(sys.argv[2]); counts = collections.Counter(values); "
+            "print(json.dumps([p(counts, len(values), q) for q in qs]))")
+    locust = subprocess.run([sys.executable, "-c", code, json.dumps(latencies), json.dumps(quantiles)],
+                            capture_output=True, text=True, timeout=120, check=True)
+    assert json.loads(locust.stdout.strip().splitlines()[-1]) == [percentile([float(v) for v in latencies], q) for q in quantiles]
+
+
+def test_metrics_text_with_types_is_read_by_name():
+    text = ("# TYPE :tensorflow:serving:request_count counter\n"
+            ':tensorflow:serving:request_count{model_name="ctr",status="OK"} 3\n'
+            ':tensorflow:serving:request_count{model_name="ctr",status="UNAVAILABLE"} 2\n')
+    snapshot = server_metrics.parse(text)
+    assert snapshot.total(":tensorflow:serving:request_count", model_name="ctr") == 5
+    assert snapshot.total(":tensorflow:serving:request_count", status="OK") == 3

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.package_name }}.serving.process import EmbeddedServer, free_port
+from embedded_tfserving.process import ServerProcess, free_port
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from {{ cookiecutter.package_name }}.settings import PROJECT_ROOT
+
 pytestmark = pytest.mark.slow
 
 
@@ -44,8 +45,8 @@ def assert_report_files(run_dir: Path, pngs: int) -> None:
 
 @pytest.fixture(scope="module")
 def server(published_model):
-    with EmbeddedServer([f"--model_name={published_model.name}", f"--model_base_path={published_model.base_path}",
-                         "--monitoring_config_file=compose/monitoring.config"], cwd=PROJECT_ROOT) as running:
+    with ServerProcess([f"--model_name={published_model.name}", f"--model_base_path={published_model.base_path}",
+                        "--monitoring_config_file=compose/monitoring.config"], cwd=PROJECT_ROOT) as running:
         yield running.start()
 
 

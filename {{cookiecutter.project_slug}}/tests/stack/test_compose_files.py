@@ -13,9 +13,9 @@ import yaml
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
-from {{ cookiecutter.package_name }}.envfile import read_env_file
+from {{ cookiecutter.package_name }}.settings import PROJECT_ROOT, read_env_file
 
-from stack_helpers import PROJECT_ROOT, require_prometheus_tool
+from ..helpers import require_prometheus_tool
 
 COMPOSE_DIR = PROJECT_ROOT / "compose"
 COMPOSE_FILE = COMPOSE_DIR / "docker-compose.yml"
@@ -41,7 +41,8 @@ def test_docker_compose_config_accepts_the_file() -> None:
         pytest.skip("docker compose plugin not installed: the schema test above validates the file")
     for profile in ("cpu", "gpu", "loadtest"):
         result = subprocess.run(
-            ["docker", "compose", "--env-file", ".env", "-f", "compose/docker-compose.yml", "--profile", profile, "config", "--quiet"],
+            ["docker", "compose", "--env-file", ".env", "-f", "compose/docker-compose.yml", "--profile", profile,
+             "config", "--quiet"],
             cwd=PROJECT_ROOT, capture_output=True, text=True,
         )
         assert result.returncode == 0, result.stderr
@@ -98,7 +99,7 @@ def test_models_config_parses_as_model_server_config() -> None:
 
 
 def test_batching_and_monitoring_configs_parse() -> None:
-    from {{ cookiecutter.package_name }}.serving import config as serving_config
+    from embedded_tfserving import config as serving_config
 
     batching = serving_config.parse_batching_parameters((COMPOSE_DIR / "batching.conf").read_text())
     assert batching.max_batch_size.value == {{ cookiecutter.max_batch_size }}

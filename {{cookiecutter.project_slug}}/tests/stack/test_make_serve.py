@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from stack_helpers import PROJECT_ROOT, scratch_project
+from {{ cookiecutter.package_name }}.settings import PROJECT_ROOT
+
+from ..helpers import read_env, require_prometheus_tool, scratch_project
 
 pytestmark = pytest.mark.slow
 
@@ -21,7 +23,7 @@ def copy_project(dst: Path, models_dir: Path) -> Path:
     root = scratch_project(dst, models_dir)
     for name in ("Makefile", "pyproject.toml", "requirements.txt"):
         shutil.copy(PROJECT_ROOT / name, root / name)
-    for folder in ("{{ cookiecutter.package_name }}", "loadtests"):
+    for folder in ("{{ cookiecutter.package_name }}", "embedded_tfserving", "loadtests"):
         shutil.copytree(PROJECT_ROOT / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
     return root
 
@@ -39,7 +41,7 @@ def test_make_serve_then_stop(tmp_path: Path, published_model) -> None:
     if shutil.which("make") is None:
         pytest.skip("make not installed")
     root = copy_project(tmp_path / "project", Path(published_model.models_dir))
-    env = dict(line.split("=", 1) for line in (root / ".env").read_text().splitlines() if "=" in line and not line.startswith("#"))
+    env = read_env(root)
     rest = f"http://127.0.0.1:{env['REST_PORT']}/v1/models/{published_model.name}"
     try:
         served = make(root, "serve")
@@ -64,3 +66,22 @@ def test_make_serve_then_stop(tmp_path: Path, published_model) -> None:
     with pytest.raises(requests.ConnectionError):
         requests.get(rest, timeout=5)
     assert not list((root / "run" / "embedded").glob("*.pid.json"))
+
+
+def test_stop_then_serve_back_to_back(tmp_path: Path, published_model) -> None:
+    """Right after `make stop`, the stopped servers' connections linger in TIME_WAIT on their ports;
+    `make serve` must start anyway (the servers themselves bind with SO_REUSEADDR)."""
+    if shutil.which("make") is None:
+        pytest.skip("make not installed")
+    require_prometheus_tool("prometheus")  # its own scrape connections are what linger
+    root = copy_project(tmp_path / "project", Path(published_model.models_dir))
+    try:
+        for _ in range(2):
+            served = make(root, "serve")
+            assert served.returncode == 0, served.stdout + served.stderr
+            assert "Prometheus" in served.stdout
+            stopped = make(root, "stop")
+            assert stopped.returncode == 0, stopped.stderr
+            assert "stopped prometheus" in stopped.stdout and "stopped server" in stopped.stdout
+    finally:
+        make(root, "stop")

@@ -13,12 +13,16 @@ from pathlib import Path
 import pytest
 import yaml
 
+from embedded_tfserving.process import ChildProcess
+
+from {{ cookiecutter.package_name }}.settings import PROJECT_ROOT
 from {{ cookiecutter.package_name }}.stack import embedded, processes
 from {{ cookiecutter.package_name }}.stack.mode import docker_engine_error
+from {{ cookiecutter.package_name }}.stack.ports import is_free
 from {{ cookiecutter.package_name }}.stack.project import Project
 from {{ cookiecutter.package_name }}.stack.prometheus import local_config, target_map
 
-from stack_helpers import PROJECT_ROOT, require_prometheus_tool
+from ..helpers import require_prometheus_tool
 
 
 def cli(root: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
@@ -36,8 +40,10 @@ def fake_published_model(root: Path) -> None:
 
 
 def test_command_modules_do_not_import_tensorflow() -> None:
+    """`--help` imports every command module: none may import TensorFlow (seconds) at import time."""
     code = (
-        "import sys; import {{ cookiecutter.package_name }}.stack.cli, {{ cookiecutter.package_name }}.dashboards.cli; "
+        "import sys; from {{ cookiecutter.package_name }}.cli import COMMANDS; import importlib; "
+        "[importlib.import_module('{{ cookiecutter.package_name }}.cli.' + target.split(':')[0]) for target in COMMANDS.values()]; "
         "assert 'tensorflow' not in sys.modules, 'tensorflow imported'"
     )
     subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, check=True)
@@ -150,20 +156,40 @@ def test_stop_finds_its_process_after_the_clock_moved(make_project) -> None:
             proc.kill()
 
 
-def test_spawn_records_the_command_as_launched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_record_holds_the_command_as_launched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Just after exec the kernel may not show the new argv yet (/proc/PID/cmdline reads empty): the
     pid file must hold the command that was launched, or `stop` would not recognise the process."""
     cmd = [sys.executable, "-c", "import time; time.sleep(60)", str(tmp_path)]
+    child = ChildProcess(cmd, tmp_path / "sleeper.log", cwd=tmp_path, detach=True)
     with monkeypatch.context() as patched:
         patched.setattr(processes.psutil.Process, "cmdline", lambda self: [])
-        popen, record = processes.spawn("sleeper", cmd, cwd=tmp_path, run_dir=tmp_path)
+        record = processes.record("sleeper", child.spawn(), tmp_path)
     try:
         assert record.cmdline == cmd
         assert json.loads((tmp_path / "sleeper.pid.json").read_text())["cmdline"] == cmd
         assert record.process() is not None
     finally:
-        popen.kill()
-        popen.wait()
+        child.stop(timeout=5)
+
+
+def test_a_port_whose_connections_linger_in_time_wait_is_free(tmp_path: Path) -> None:
+    """A stopped server leaves its closed connections in TIME_WAIT on its port. The check must bind
+    as servers do (SO_REUSEADDR), or `make stop` then `make serve` fails on a port nothing listens on."""
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Prometheus, aiohttp and gRPC listen
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    client = socket.create_connection(("127.0.0.1", port))
+    accepted, _ = listener.accept()
+    accepted.close()  # the server side closes first: its end of the connection enters TIME_WAIT
+    client.recv(1)
+    client.close()
+    assert not is_free(port)  # still listening
+    listener.close()
+    with socket.socket() as plain, pytest.raises(OSError):  # the old check: a bind without SO_REUSEADDR fails
+        plain.bind(("127.0.0.1", port))
+    assert is_free(port)
 
 
 def test_status_when_nothing_runs(make_project) -> None:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
-from .errors import DashboardError
+from ..errors import DashboardError
 
 FOLDER_UID = "tf-serving"
 FOLDER_TITLE = "TF Serving"
@@ -75,3 +76,11 @@ def annotate(text: str, tags: list[str] | tuple[str, ...] = ("swap",)) -> bool:
         return False
     client().annotations.add_annotation(time_from=int(time.time() * 1000), tags=list(tags), text=text)
     return True
+
+
+def annotate_quietly(text: str, tags: list[str], say: Callable[[str], None]) -> None:
+    """`annotate`, for experiments: a failed dashboard mark is said, never raised."""
+    try:
+        annotate(text, tags)
+    except Exception as error:  # grafana-client raises niquests' errors and its own alike
+        say(f"  (Grafana annotation failed: {error})")

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .schema import DataError, Features, Schema
+from ..errors import DataError
+from .schema import Features, Schema
 
 log = logging.getLogger(__name__)
 

@@ -10,11 +10,9 @@ from typing import Any
 import numpy as np
 import yaml
 
+from ..errors import DataError
+
 DEFAULT_SCHEMA = Path(__file__).resolve().parent.parent / "schema.yaml"
-
-
-class DataError(ValueError):
-    """Expected problems with a schema or data file; the message names the file and the fix."""
 
 
 @dataclass(frozen=True)

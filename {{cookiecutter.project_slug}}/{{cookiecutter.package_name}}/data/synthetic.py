@@ -77,7 +77,7 @@ def _world(schema: Schema) -> _World:
         bias=0.0,
     )
     # Calibrate the bias so that the average click rate is realistic.
-    _, _, _, logits = _sample(schema, world, 20_000, np.random.default_rng(WORLD_SEED + 1))
+    _, _, _, logits = _sample(world, 20_000, np.random.default_rng(WORLD_SEED + 1))
     low, high = -10.0, 10.0
     for _ in range(40):
         middle = (low + high) / 2
@@ -89,7 +89,7 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def _sample(schema: Schema, world: _World, rows: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+def _sample(world: _World, rows: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
     logits = np.full(rows, world.bias)
     indices = np.empty((rows, len(world.fields)), dtype=np.int64)
     categorical = np.empty((rows, len(world.fields)), dtype="<U8")
@@ -118,7 +118,7 @@ def generate(schema: Schema, rows: int, seed: int) -> Features:
         raise ValueError(f"rows must be at least 1, got {rows}")
     world = _world(schema)
     rng = np.random.default_rng(seed)
-    dense, categorical, _, logits = _sample(schema, world, rows, rng)
+    dense, categorical, _, logits = _sample(world, rows, rng)
     label = (rng.random(rows) < _sigmoid(logits)).astype(np.int64)
     return Features(dense=dense, categorical=categorical, label=label)
 
@@ -126,5 +126,5 @@ def generate(schema: Schema, rows: int, seed: int) -> Features:
 def true_click_probability(schema: Schema, rows: int, seed: int) -> np.ndarray:
     """The planted probabilities behind generate(schema, rows, seed): the best any model can do."""
     world = _world(schema)
-    *_, logits = _sample(schema, world, rows, np.random.default_rng(seed))
+    *_, logits = _sample(world, rows, np.random.default_rng(seed))
     return _sigmoid(logits)

@@ -12,7 +12,7 @@ import os
 import sys
 
 
-def main():
+def main() -> None:
     model_path, npz_path, roots, *modules = sys.argv[1:]
     sys.path[:0] = roots.split(os.pathsep)
     for module in modules:

@@ -13,25 +13,8 @@ import shutil
 import uuid
 from pathlib import Path
 
-
-class PublishError(ValueError):
-    """The version was not published; nothing under the model's folder changed."""
-
-
-def parse_version(name: str) -> int | None:
-    """TF Serving's reading of a folder name: decimal digits only (`00000123` is 123)."""
-    return int(name) if name.isdigit() else None
-
-
-def existing_versions(base_path: Path) -> dict[int, Path]:
-    if not base_path.is_dir():
-        return {}
-    found = {}
-    for child in base_path.iterdir():
-        version = parse_version(child.name)
-        if version is not None:
-            found[version] = child
-    return found
+from ..contract import published_versions
+from ..errors import ExportError
 
 
 def check_savedmodel(folder: Path) -> None:
@@ -40,16 +23,16 @@ def check_savedmodel(folder: Path) -> None:
 
     graph_file = folder / "saved_model.pb"
     if not graph_file.is_file():
-        raise PublishError(f"{folder} is not a SavedModel: it has no saved_model.pb; export one with `make export`")
+        raise ExportError(f"{folder} is not a SavedModel: it has no saved_model.pb; export one with `make export`")
     saved_model = saved_model_pb2.SavedModel()
     try:
         saved_model.ParseFromString(graph_file.read_bytes())
     except Exception as error:  # protobuf's DecodeError and friends
-        raise PublishError(f"{graph_file} is corrupt ({type(error).__name__}: {error}); re-export the model") from None
+        raise ExportError(f"{graph_file} is corrupt ({type(error).__name__}: {error}); re-export the model") from None
     if not saved_model.meta_graphs:
-        raise PublishError(f"{graph_file} holds no meta graph (truncated or empty file?); re-export the model")
+        raise ExportError(f"{graph_file} holds no meta graph (truncated or empty file?); re-export the model")
     if not (folder / "variables").is_dir():
-        raise PublishError(f"{folder} is not a complete SavedModel: variables/ is missing; re-export the model")
+        raise ExportError(f"{folder} is not a complete SavedModel: variables/ is missing; re-export the model")
 
 
 def _fsync_tree(folder: Path) -> None:
@@ -77,11 +60,11 @@ def publish_version(source_dir: Path, models_dir: Path, model_name: str, version
     """
     source_dir, models_dir = Path(source_dir), Path(models_dir)
     if not model_name or "/" in model_name or model_name.startswith("."):
-        raise PublishError(f"model name {model_name!r} cannot be a folder name; set MODEL_NAME in .env")
+        raise ExportError(f"model name {model_name!r} cannot be a folder name; set MODEL_NAME in .env")
     if not source_dir.is_dir():
-        raise PublishError(f"SavedModel folder {source_dir} not found")
+        raise ExportError(f"SavedModel folder {source_dir} not found")
     if version is not None and version < 0:
-        raise PublishError(f"version must be a non-negative integer, got {version}")
+        raise ExportError(f"version must be a non-negative integer, got {version}")
     check_savedmodel(source_dir)
     base_path = models_dir / model_name
     base_path.mkdir(parents=True, exist_ok=True)
@@ -90,14 +73,14 @@ def publish_version(source_dir: Path, models_dir: Path, model_name: str, version
         shutil.copytree(source_dir, staging)
         _fsync_tree(staging)
         check_savedmodel(staging)
-        versions = existing_versions(base_path)
+        versions = published_versions(base_path)
         if version is None:
             version = max(versions, default=0) + 1
         target = base_path / str(version)
         # Checked just before the rename: os.rename would silently replace an *empty* folder.
         if version in versions or os.path.lexists(target):
             taken = versions.get(version, target)
-            raise PublishError(
+            raise ExportError(
                 f"version {version} of model {model_name} already exists ({taken}); "
                 "published versions are never overwritten: omit --version to publish the next one"
             )

@@ -16,36 +16,22 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..contract import OUTPUT, SIGNATURE, signature_spec
 from ..data.schema import Schema
+from ..errors import ExportError
 from .warmup import WARMUP_FILE, write_warmup
 
 if TYPE_CHECKING:
     import keras
     import tensorflow as tf
 
-SIGNATURE = "serving_default"
 METADATA_FILE = "model_metadata.json"
 EXTRA = "assets.extra"
 
 
-class ExportError(ValueError):
-    """The model cannot be exported as it is; the message says why and what to change."""
-
-
-def expected_signature(schema: Schema) -> dict[str, Any]:
-    """What `serving_default` must look like (also sent to the standalone verifier)."""
-    return {
-        "inputs": {
-            "dense": {"dtype": "float32", "shape": [None, len(schema.dense)]},
-            "categorical": {"dtype": "string", "shape": [None, len(schema.categorical)]},
-        },
-        "outputs": {"probability": {"dtype": "float32", "shape": [None]}},
-    }
-
-
 def check_model_inputs(model: keras.Model, schema: Schema) -> None:
     """The Keras model must take exactly the schema's inputs, or the signature would lie."""
-    expected = {name: (spec["dtype"], spec["shape"][1]) for name, spec in expected_signature(schema)["inputs"].items()}
+    expected = {name: (spec["dtype"], spec["shape"][1]) for name, spec in signature_spec(schema)["inputs"].items()}
     inputs = model.inputs if isinstance(model.inputs, list) else [model.inputs]
     actual = {tensor.name: (str(tensor.dtype), tensor.shape[-1]) for tensor in inputs}
     if actual != expected:
@@ -71,7 +57,7 @@ def serving_module(model: keras.Model, schema: Schema) -> tf.Module:
         ])
         def serve(self, dense: tf.Tensor, categorical: tf.Tensor) -> dict[str, tf.Tensor]:
             probability = self.model({"dense": dense, "categorical": categorical}, training=False)
-            return {"probability": tf.reshape(probability, [-1])}
+            return {OUTPUT: tf.reshape(probability, [-1])}
 
     return CtrServing()
 
@@ -107,7 +93,7 @@ def export_savedmodel(
         "model_name": model_name,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "keras_model": {"file": Path(model_path).name, "fingerprint": file_sha256(Path(model_path))},
-        "signature": {SIGNATURE: expected_signature(schema)},
+        "signature": {SIGNATURE: signature_spec(schema)},
         "schema": {
             "label": schema.label,
             "dense": list(schema.dense),

@@ -16,24 +16,22 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..contract import SIGNATURE, signature_spec
 from ..data.schema import Schema
-from .savedmodel import EXTRA, METADATA_FILE, expected_signature, file_sha256
+from ..errors import ExportError
+from ..settings import PROJECT_ROOT
+from .savedmodel import EXTRA, METADATA_FILE, file_sha256
 from .warmup import WARMUP_FILE, read_warmup
 
 if TYPE_CHECKING:
     import keras
 
 HERE = Path(__file__).resolve().parent
-PACKAGE_ROOT = HERE.parent.parent  # the folder holding the package, put on the child's sys.path
 TOLERANCE = 1e-5
-
-
-class VerifyError(ValueError):
-    """The model failed a check; the message names the check and the fix."""
 
 
 @dataclass
@@ -73,7 +71,7 @@ def load_keras_model(model_path: Path, schema: Schema) -> keras.Model:
     try:
         model = keras.saving.load_model(model_path, compile=False)
     except Exception as error:
-        raise VerifyError(explain_keras_failure(f"{type(error).__name__}: {error}", model_path)) from None
+        raise ExportError(explain_keras_failure(f"{type(error).__name__}: {error}", model_path)) from None
     check_model_inputs(model, schema)
     return model
 
@@ -107,35 +105,33 @@ def check_keras_reload(model_path: Path, schema: Schema, modules: tuple[str, ...
     with tempfile.TemporaryDirectory() as scratch:
         npz = Path(scratch) / "reload.npz"
         np.savez(npz, dense=features.dense, categorical=features.categorical, expected=expected)
-        sys_path = os.pathsep.join(str(p) for p in (PACKAGE_ROOT, *paths))
+        sys_path = os.pathsep.join(str(p) for p in (PROJECT_ROOT, *paths))
         result = _run_child("child_keras_reload.py", str(model_path), str(npz), sys_path, *modules)
     if result.returncode != 0:
-        raise VerifyError(explain_keras_failure(_last_line(result.stderr, "FAILED: "), model_path))
+        raise ExportError(explain_keras_failure(_last_line(result.stderr, "FAILED: "), model_path))
 
 
 def verify_savedmodel(version_dir: Path, schema: Schema, model_path: Path | None = None) -> Verified:
     """Check version_dir in a clean process; compare with model_path's predictions when it is the source."""
-    from .publish import PublishError, check_savedmodel
+    from .publish import check_savedmodel
 
-    try:
-        check_savedmodel(version_dir)
-    except PublishError as error:
-        raise VerifyError(str(error)) from None
+    check_savedmodel(version_dir)
     note = ""
     with tempfile.TemporaryDirectory() as scratch:
-        args = ["--savedmodel", str(version_dir), "--signature", json.dumps(expected_signature(schema)),
-                "--tolerance", str(TOLERANCE)]
+        args = ["--savedmodel", str(version_dir), "--signature-name", SIGNATURE,
+                "--signature", json.dumps(signature_spec(schema)), "--tolerance", str(TOLERANCE)]
         if model_path is not None and _exported_from(version_dir, model_path):
             npz = Path(scratch) / "expected.npz"
             inputs = read_warmup(version_dir / EXTRA / WARMUP_FILE)
             outputs = _predict(load_keras_model(model_path, schema), inputs)
-            np.savez(npz, **{f"record_{i}": values for i, values in enumerate(outputs)})
+            records: dict[str, Any] = {f"record_{i}": values for i, values in enumerate(outputs)}
+            np.savez(npz, **records)
             args += ["--expected", str(npz)]
         elif model_path is not None:
             note = f"{model_path} is not the model this version was exported from; checked signature and warmup only"
         result = _run_child("child_savedmodel_check.py", *args)
     if result.returncode != 0:
-        raise VerifyError(_last_line(result.stderr, "FAILED: "))
+        raise ExportError(_last_line(result.stderr, "FAILED: "))
     summary = json.loads(_last_line(result.stdout))
     return Verified(summary["records"], summary["compared"], summary["max_abs_difference"], note)
 

@@ -6,38 +6,29 @@ deploy). The file is a TFRecord of PredictionLog protos in `<version>/assets.ext
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
+from ..contract import grpc_predict_request
 from ..data.schema import Schema
 from ..data.synthetic import generate
 
 WARMUP_FILE = "tf_serving_warmup_requests"
 MAX_RECORDS = 1000  # TF Serving refuses to load a version with more
-SIGNATURE = "serving_default"
 
 
 def warmup_requests(schema: Schema, model_name: str, count: int = 100, max_rows: int = 8, seed: int = 12345) -> Iterator:
     """`count` PredictRequests of 1..max_rows synthetic rows, so several batch shapes get warmed."""
-    import tensorflow as tf
-    from tensorflow_serving.apis import predict_pb2
-
     if not 1 <= count <= MAX_RECORDS:
         raise ValueError(f"warmup request count must be between 1 and {MAX_RECORDS}, got {count}")
     sizes = [1 + i % max_rows for i in range(count)]
     features = generate(schema, sum(sizes), seed)
     start = 0
     for size in sizes:
-        rows = slice(start, start + size)
+        yield grpc_predict_request(model_name, features.take(slice(start, start + size)))
         start += size
-        request = predict_pb2.PredictRequest()
-        request.model_spec.name = model_name
-        request.model_spec.signature_name = SIGNATURE
-        request.inputs["dense"].CopyFrom(tf.make_tensor_proto(features.dense[rows], dtype=tf.float32))
-        request.inputs["categorical"].CopyFrom(tf.make_tensor_proto(features.categorical[rows].astype(object), dtype=tf.string))
-        yield request
 
 
 def write_warmup(path: Path, schema: Schema, model_name: str, count: int = 100) -> int:

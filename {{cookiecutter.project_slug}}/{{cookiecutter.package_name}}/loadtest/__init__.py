@@ -1,7 +1,10 @@
-"""Locust load tests against TF Serving (or the embedded server).
+"""The library behind the load tests (`loadtests/locustfile.py` is the Locust entry point):
 
-`payloads` builds request pools from the schema, `grpc_client` is the gevent-friendly gRPC
-plumbing, `shapes` the load shapes, `hooks` the Locust options, metrics exporter and request log
-the locustfile installs; `locust_run` starts headless Locust, `scenarios/` drive whole
-experiments and `report` writes what they measured.
+- Locust's side: `payloads` (request pools from the schema), `grpc_client` (gevent-friendly gRPC),
+  `shapes` (steady, step, spike), `hooks` and `metrics` (options, client-side exporter, request
+  log), `locust_run` (one headless Locust run as a child process);
+- whole experiments: `scenarios/` (steady, batching, swap) with `preflight` checks, `report` and
+  `plots` (reports/<timestamp>-<scenario>/), `server_metrics` and `resources` (server-side figures);
+- outside Locust: `closed_loop` (asyncio clients), used by `bench` (with the `naive_app` baseline)
+  and `soak`; `stats` holds the one percentile definition every report uses.
 """

@@ -17,7 +17,8 @@ import gevent
 from locust import events
 from locust.runners import MasterRunner, WorkerRunner
 
-from . import payloads, settings
+from .. import settings
+from . import payloads
 from .shapes import KINDS
 
 logger = logging.getLogger(__name__)

@@ -5,9 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -15,10 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .resources import LOCUST_CPU_LIMIT, TreeCpuSampler
-from .settings import LOCUSTFILE, PROJECT_ROOT
+import psutil
 
-USER_CLASSES = {"rest": "RestUser", "grpc": "GrpcUser"}
+from embedded_tfserving.process import ChildProcess
+
+from ..settings import LOCUSTFILE, PROJECT_ROOT
+from .resources import LOCUST_CPU_LIMIT, TreeCpuSampler
+
+# protocol -> the locustfile's user classes; "both" splits the users between REST and gRPC.
+USER_CLASSES = {"rest": ["RestUser"], "grpc": ["GrpcUser"], "both": ["RestUser", "GrpcUser"]}
 CPU_WARNING = "CPU usage above"  # the start of Locust's own warning in its log
 
 
@@ -56,7 +59,7 @@ class LocustRun:
             command += ["--request-log", str(self.out_dir / f"{self.label}-requests")]
         if self.processes > 1:
             command += ["--processes", str(self.processes)]
-        return [*command, USER_CLASSES[self.protocol]]
+        return [*command, *USER_CLASSES[self.protocol]]
 
 
 @dataclass
@@ -107,37 +110,36 @@ def run(spec: LocustRun, progress: Callable[[str], None] = print,
     """
     spec.out_dir.mkdir(parents=True, exist_ok=True)
     log = spec.out_dir / f"{spec.label}-locust.log"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
-           "TF_CPP_MIN_LOG_LEVEL": "2"}
-    with log.open("w") as log_file:
-        process = subprocess.Popen(spec.command(), stdout=log_file, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT, env=env)
-    sampler = TreeCpuSampler(process.pid)
+    locust = ChildProcess(spec.command(), log, cwd=PROJECT_ROOT, env={"TF_CPP_MIN_LOG_LEVEL": "2"},
+                          python_path=[PROJECT_ROOT], stop_signal=signal.SIGINT)
+    locust.start()
+    assert locust.pid is not None
+    sampler = TreeCpuSampler(locust.pid)
     sampler.start()
     started, last_note, interrupted = time.monotonic(), 0.0, False
     try:
-        while process.poll() is None:
+        while locust.poll() is None:
             elapsed = time.monotonic() - started
             if stop_when is not None and stop_when():
-                process.send_signal(signal.SIGINT)
+                locust.send_signal(signal.SIGINT)
                 stop_when = None
             elif elapsed > spec.seconds + 120:  # Locust should have ended long ago: stop it
-                process.send_signal(signal.SIGINT)
+                locust.send_signal(signal.SIGINT)
             if elapsed - last_note >= 5:
                 progress(f"  [{spec.label}] {max(0, spec.seconds - elapsed):.0f}s left")
                 last_note = elapsed
             time.sleep(0.25)
     except KeyboardInterrupt:
         interrupted = True
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
+        locust.send_signal(signal.SIGINT)
     finally:
         try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            locust.wait(timeout=60)
+        except psutil.TimeoutExpired:
+            pass
+        returncode = locust.stop()  # the exit code once it has ended, else SIGINT then SIGKILL
         peak = sampler.stop()
-    result = _result(spec, process.returncode, interrupted, peak, log)
+    result = _result(spec, -1 if returncode is None else returncode, interrupted, peak, log)
     if interrupted:
         raise Interrupted(result)
     return result
@@ -154,7 +156,8 @@ class Interrupted(KeyboardInterrupt):
 def _result(spec: LocustRun, returncode: int, interrupted: bool, peak: float, log: Path) -> LocustResult:
     run_info_file = spec.out_dir / f"{spec.label}-run-info.json"
     run_info = json.loads(run_info_file.read_text()) if run_info_file.is_file() else {}
-    locust_warned = CPU_WARNING in log.read_text(errors="replace") or run_info.get("cpu_warning") or run_info.get("worker_cpu_warning")
+    locust_warned = (CPU_WARNING in log.read_text(errors="replace") or run_info.get("cpu_warning")
+                     or run_info.get("worker_cpu_warning"))
     return LocustResult(
         label=spec.label, users=spec.users, returncode=returncode, interrupted=interrupted,
         stats=read_aggregated(spec.out_dir / f"{spec.label}_stats.csv"),

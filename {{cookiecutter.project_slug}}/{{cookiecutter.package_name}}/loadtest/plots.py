@@ -10,7 +10,7 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 
 def batching_curves(rows: Sequence[dict[str, Any]], path: Path) -> Path:
@@ -55,9 +55,9 @@ def latency_timeline(requests: Sequence[tuple[float, float, int, int | None]], m
     ok = [(t, ms) for t, ms, good, _ in requests if good]
     failed = [(t, ms) for t, ms, good, _ in requests if not good]
     if ok:
-        axis.scatter(*zip(*ok), s=2, alpha=0.4, label="request")
+        axis.scatter([t for t, _ in ok], [ms for _, ms in ok], s=2, alpha=0.4, label="request")
     if failed:
-        axis.scatter(*zip(*failed), s=10, color="red", label="failed request")
+        axis.scatter([t for t, _ in failed], [ms for _, ms in failed], s=10, color="red", label="failed request")
     for t, label, color in markers:
         axis.axvline(t, color=color, linestyle="--", alpha=0.8)
         axis.text(t, axis.get_ylim()[1] * 0.95, f" {label}", color=color, fontsize=8, va="top")

@@ -10,21 +10,22 @@ from typing import Any
 
 import requests
 
-from . import settings
-from .errors import LoadTestError
+from ..contract import AVAILABLE, DATA_TYPES, SIGNATURE, Access, signature_spec
+from ..errors import LoadTestError
 
 
 def expected_inputs() -> dict[str, tuple[str, int]]:
-    """Signature input name -> (dtype, width), from the schema the payloads are built from."""
+    """Signature input name -> (DataType name, width), from the schema the payloads are built from."""
     from ..data.schema import load_schema
 
-    schema = load_schema()
-    return {"dense": ("DT_FLOAT", len(schema.dense)), "categorical": ("DT_STRING", len(schema.categorical))}
+    inputs = signature_spec(load_schema())["inputs"]
+    return {name: (DATA_TYPES[spec["dtype"]], spec["shape"][-1]) for name, spec in inputs.items()}
 
 
-def _get(url: str) -> requests.Response:
+def _get(url: str, access: Access | None = None) -> requests.Response:
+    access = access or Access.from_environment()
     try:
-        reply = requests.get(url, timeout=5, headers=settings.auth_headers(), verify=settings.requests_verify())
+        reply = requests.get(url, timeout=5, headers=access.headers(), verify=access.verify)
     except requests.RequestException as error:
         raise LoadTestError(
             f"the server is not reachable at {url} ({type(error).__name__}); "
@@ -45,19 +46,20 @@ def check_rest(rest_url: str, model_name: str) -> dict[str, Any]:
         )
     if not status.ok:
         raise LoadTestError(f"model status at {rest_url} answered HTTP {status.status_code}: {status.text[:200]}")
-    versions = status.json().get("model_version_status", [])
-    if not any(v.get("state") == "AVAILABLE" for v in versions):
+    body: dict[str, Any] = status.json()
+    versions = body.get("model_version_status", [])
+    if not any(v.get("state") == AVAILABLE for v in versions):
         raise LoadTestError(f"model {model_name!r} has no AVAILABLE version on {rest_url}: {versions}")
     check_signature(_get(f"{rest_url}/v1/models/{model_name}/metadata").json(), model_name)
-    return status.json()
+    return body
 
 
 def check_signature(metadata: dict[str, Any], model_name: str) -> None:
-    """The serving_default inputs must be exactly the schema's: same names, dtypes and widths."""
+    """The serving signature's inputs must be exactly the schema's: same names, dtypes and widths."""
     signatures = metadata.get("metadata", {}).get("signature_def", {}).get("signature_def", {})
-    if "serving_default" not in signatures:
-        raise LoadTestError(f"model {model_name!r} has no serving_default signature (found: {sorted(signatures)})")
-    inputs = signatures["serving_default"].get("inputs", {})
+    if SIGNATURE not in signatures:
+        raise LoadTestError(f"model {model_name!r} has no {SIGNATURE} signature (found: {sorted(signatures)})")
+    inputs = signatures[SIGNATURE].get("inputs", {})
     found = {}
     for name, info in inputs.items():
         dims = [int(d.get("size", -1)) for d in info.get("tensor_shape", {}).get("dim", [])]
@@ -65,7 +67,7 @@ def check_signature(metadata: dict[str, Any], model_name: str) -> None:
     expected = expected_inputs()
     if found != expected:
         raise LoadTestError(
-            f"model {model_name!r} does not take this project's schema: its serving_default inputs are "
+            f"model {model_name!r} does not take this project's schema: its {SIGNATURE} inputs are "
             f"{found}, the schema needs {expected} (name: (dtype, width)); "
             "export the model from this project or point MODEL_NAME at one that was"
         )
@@ -74,21 +76,10 @@ def check_signature(metadata: dict[str, Any], model_name: str) -> None:
 def check_grpc(target: str, timeout: float = 5.0) -> None:
     import grpc
 
-    credentials = settings.grpc_channel_credentials()
-    channel = grpc.secure_channel(target, credentials) if credentials else grpc.insecure_channel(target)
+    channel = Access.from_environment().grpc_channel(target)
     try:
         grpc.channel_ready_future(channel).result(timeout=timeout)
     except grpc.FutureTimeoutError:
         raise LoadTestError(f"the gRPC API is not reachable at {target}; start the server or pass --grpc-target") from None
     finally:
         channel.close()
-
-
-def served_versions(rest_url: str, model_name: str) -> dict[int, dict[str, Any]]:
-    """Version -> its status entry ({"state", "status": {"error_code", "error_message"}})."""
-    reply = requests.get(f"{rest_url}/v1/models/{model_name}", timeout=5, headers=settings.auth_headers(),
-                         verify=settings.requests_verify())
-    if reply.status_code == 404:
-        return {}
-    reply.raise_for_status()
-    return {int(v["version"]): v for v in reply.json().get("model_version_status", [])}

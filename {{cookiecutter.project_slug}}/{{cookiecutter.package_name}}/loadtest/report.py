@@ -7,12 +7,19 @@ import base64
 import html
 import json
 import math
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from .locust_run import LocustResult
+from .stats import PERCENTILE_RULE
+
+
+def say(message: str) -> None:
+    """Progress and results of a run, on stderr (stdout stays free for what callers pipe)."""
+    print(message, file=sys.stderr, flush=True)
 
 
 def new_run_dir(reports_dir: Path, scenario: str) -> Path:
@@ -51,7 +58,7 @@ def generator_warning(rows: Sequence[dict[str, Any]]) -> str | None:
 
 def write_summary(run_dir: Path, summary: dict[str, Any]) -> Path:
     path = run_dir / "summary.json"
-    path.write_text(json.dumps(summary, indent=2, default=str))
+    path.write_text(json.dumps({**summary, "percentile_rule": PERCENTILE_RULE}, indent=2, default=str))
     return path
 
 
@@ -108,7 +115,8 @@ def write_html(run_dir: Path, title: str, sections: Sequence[tuple[str, Sequence
     if locust_reports:
         links = "".join(f"<li><a href='{html.escape(n)}'>{html.escape(n)}</a></li>" for n in locust_reports)
         parts.append(f"<h2>Locust's own reports</h2><ul>{links}</ul>")
-    parts.append("<p>Raw data: summary.json and Locust's CSV files in this folder.</p></body></html>")
+    parts.append(f"<p>Percentiles: {html.escape(PERCENTILE_RULE)}.</p>"
+                 "<p>Raw data: summary.json and Locust's CSV files in this folder.</p></body></html>")
     path = run_dir / "report.html"
     path.write_text("".join(parts))
     return path

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 PATH = "/monitoring/prometheus/metrics"
 REQUEST_COUNT = ":tensorflow:serving:request_count"
 WRAPPED_RUNS = ":tensorflow:serving:batching_session:wrapped_run_count"
 BATCH_SIZE = ":tensorflow:serving:batching_session:processed_batch_size"
-_LINE = re.compile(r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>[^}]*)\})?\s+(?P<value>\S+)")
-_LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
 
 @dataclass
@@ -39,13 +37,13 @@ class Snapshot:
 
 
 def parse(text: str) -> Snapshot:
+    """The samples of a Prometheus text page, read by prometheus_client's parser. TF Serving names
+    its counters without `_total`; the parser adds it, so it is taken off again here."""
     snapshot = Snapshot()
-    for line in text.splitlines():
-        match = _LINE.match(line)
-        if not match or line.startswith("#"):
-            continue
-        labels = tuple(sorted(_LABEL.findall(match["labels"] or "")))
-        snapshot.samples[(match["name"], labels)] = float(match["value"])
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            name = sample.name.removesuffix("_total") if family.type == "counter" else sample.name
+            snapshot.samples[(name, tuple(sorted(sample.labels.items())))] = sample.value
     return snapshot
 
 
@@ -71,6 +69,7 @@ def batching_delta(before: Snapshot, after: Snapshot, model_name: str, rows_per_
     count = after.total(f"{BATCH_SIZE}_count") - before.total(f"{BATCH_SIZE}_count")
     rows = after.total(f"{BATCH_SIZE}_sum") - before.total(f"{BATCH_SIZE}_sum")
     runs = after.total(WRAPPED_RUNS) - before.total(WRAPPED_RUNS)
+    average: float | None
     if count > 0:
         average = rows / count
     elif runs > 0:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 from keras import ops
 
@@ -14,7 +16,7 @@ class FieldAttention(keras.layers.Layer):
     layer normalization keeps stacked blocks stable.
     """
 
-    def __init__(self, num_heads: int = 2, key_dim: int = 8, **kwargs) -> None:
+    def __init__(self, num_heads: int = 2, key_dim: int = 8, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.num_heads = num_heads
         self.key_dim = key_dim
@@ -29,7 +31,7 @@ class FieldAttention(keras.layers.Layer):
         self.norm = keras.layers.LayerNormalization(name="norm")
         self.norm.build(input_shape)
 
-    def call(self, tokens):
+    def call(self, tokens: Any) -> Any:
         query = ops.einsum("bfd,dhk->bhfk", tokens, self.query)
         key = ops.einsum("bfd,dhk->bhfk", tokens, self.key)
         value = ops.einsum("bfd,dhk->bhfk", tokens, self.value)
@@ -37,5 +39,5 @@ class FieldAttention(keras.layers.Layer):
         attended = ops.einsum("bhfg,bhgk->bfhk", ops.softmax(scores, axis=-1), value)
         return self.norm(tokens + ops.einsum("bfhk,hkd->bfd", attended, self.combine))
 
-    def get_config(self) -> dict:
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "num_heads": self.num_heads, "key_dim": self.key_dim}

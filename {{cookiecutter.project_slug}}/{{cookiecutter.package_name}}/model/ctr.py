@@ -19,7 +19,8 @@ def build_model(
     """A compiled model with inputs `dense` (float32) and `categorical` (raw string tokens)."""
     dense = keras.Input(shape=(len(schema.dense),), dtype="float32", name="dense")
     categorical = keras.Input(shape=(len(schema.categorical),), dtype="string", name="categorical")
-    tokens = FieldTokens(len(schema.dense), len(schema.categorical), schema.hash_buckets, schema.embedding_dim, name="field_tokens")(dense, categorical)
+    tokens = FieldTokens(len(schema.dense), len(schema.categorical), schema.hash_buckets, schema.embedding_dim,
+                         name="field_tokens")(dense, categorical)
     for block in range(attention_blocks):
         tokens = FieldAttention(num_heads=num_heads, key_dim=schema.embedding_dim, name=f"field_attention_{block}")(tokens)
     hidden = keras.layers.Flatten(name="flatten")(tokens)

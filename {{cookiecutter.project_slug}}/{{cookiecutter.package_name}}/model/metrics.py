@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import DataError
+
 
 def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
     """Area under the ROC curve (Mann-Whitney U; tied scores share their average rank)."""
@@ -11,7 +13,7 @@ def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
     scores = np.asarray(scores, dtype=np.float64).ravel()
     positives, negatives = labels.sum(), (~labels).sum()
     if positives == 0 or negatives == 0:
-        raise ValueError("AUC needs both clicks and non-clicks in the evaluation rows; use more rows")
+        raise DataError("AUC needs both clicks and non-clicks in the evaluation rows; use more rows")
     order = np.argsort(scores, kind="mergesort")
     sorted_scores = scores[order]
     ranks = np.empty(len(scores))

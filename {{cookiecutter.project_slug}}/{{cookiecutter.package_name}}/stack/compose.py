@@ -10,7 +10,7 @@ from __future__ import annotations
 import subprocess
 from dataclasses import dataclass
 
-from .errors import StackError
+from ..errors import StackError
 from .project import Project, require_published_model
 
 

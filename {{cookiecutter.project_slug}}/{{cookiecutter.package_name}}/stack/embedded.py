@@ -1,34 +1,32 @@
-"""Embedded mode: the package's own TF Serving-compatible server (+ a local Prometheus) in the
-background, configured from the same compose/ files TF Serving reads in Docker.
+"""Embedded mode: the embedded TF Serving work-alike (+ a local Prometheus) in the background,
+configured from the same compose/ files TF Serving reads in Docker.
 """
 
 from __future__ import annotations
 
-import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import requests
 import yaml
 
+from embedded_tfserving.errors import StartupError
+from embedded_tfserving.process import ServerProcess
+
+from ..errors import StackError
 from . import processes
-from .errors import StackError
 from .ports import require_free
 from .project import Project, require_published_model
-from .prometheus import prometheus_binary, prometheus_command, write_local_config
+from .prometheus import is_ready, prometheus_binary, prometheus_process, write_local_config
 
 SERVER = "server"
 PROMETHEUS = "prometheus"
-PACKAGE = __package__.rsplit(".", 1)[0]
-# The folder holding the package: on PYTHONPATH so `python -m <package>.serving` works from any cwd.
-PACKAGE_PARENT = Path(__file__).resolve().parents[2]
 
 
 def tfserving_service(project: Project) -> dict[str, Any]:
     compose = yaml.safe_load(project.compose_file.read_text())
-    return compose["services"]["tfserving"]
+    service: dict[str, Any] = compose["services"]["tfserving"]
+    return service
 
 
 def volume_map(service: dict[str, Any], compose_dir: Path) -> dict[str, Path]:
@@ -41,21 +39,31 @@ def volume_map(service: dict[str, Any], compose_dir: Path) -> dict[str, Path]:
     return mounts
 
 
-def server_flags(project: Project) -> list[str]:
+def server_flags(project: Project, *, grpc_port: int | None = None, rest_port: int | None = None,
+                 models_dir: Path | None = None, batching: bool = True,
+                 file_system_poll_seconds: int | None = None) -> list[str]:
     """tensorflow_model_server flags for the embedded server, from the compose tfserving service.
 
     Config paths under /config/... become the compose/ files they are mounted from, and the
-    models mount becomes --base_path_map so models.config is read unchanged.
+    models mount becomes --base_path_map, so models.config is read unchanged. Ports default to
+    .env's; the load-test scenarios pass 0 (free ports), their own models folder, batching off
+    or on and a faster poll.
     """
     service = tfserving_service(project)
     mounts = volume_map(service, project.compose_dir)
-    flags = [f"--port={project.port('GRPC_PORT')}", f"--rest_api_port={project.port('REST_PORT')}"]
+    grpc_port = project.port("GRPC_PORT") if grpc_port is None else grpc_port
+    rest_port = project.port("REST_PORT") if rest_port is None else rest_port
+    flags = [f"--port={grpc_port}", f"--rest_api_port={rest_port}"]
     for flag in service["command"]:
         name, sep, value = flag.partition("=")
-        flags.append(f"{name}={mounts[value]}" if sep and value in mounts else flag)
-    # The compose file mounts ../models; MODELS_DIR may point the embedded server elsewhere.
+        if not batching and name in ("--enable_batching", "--batching_parameters_file"):
+            continue
+        if name == "--file_system_poll_wait_seconds" and file_system_poll_seconds is not None:
+            value = str(file_system_poll_seconds)
+        flags.append(f"{name}={mounts.get(value, value)}" if sep else flag)
+    # The compose file mounts ../models; MODELS_DIR (or the caller) may point the server elsewhere.
     models_mount = next(c for c, h in mounts.items() if h == (project.root / "models").resolve())
-    flags.append(f"--base_path_map={models_mount}={project.models_dir}")
+    flags.append(f"--base_path_map={models_mount}={(models_dir or project.models_dir).resolve()}")
     return flags
 
 
@@ -77,21 +85,6 @@ def urls(project: Project, with_prometheus: bool) -> Urls:
     )
 
 
-def model_available(rest_url: str, model_name: str) -> bool:
-    try:
-        reply = requests.get(f"{rest_url}/v1/models/{model_name}", timeout=2)
-    except requests.RequestException:
-        return False
-    return reply.ok and any(v.get("state") == "AVAILABLE" for v in reply.json().get("model_version_status", []))
-
-
-def http_ok(url: str) -> bool:
-    try:
-        return requests.get(url, timeout=2).ok
-    except requests.RequestException:
-        return False
-
-
 def running(project: Project) -> list[processes.Recorded]:
     return [r for r in processes.recorded(project.run_dir) if r.process() is not None]
 
@@ -111,21 +104,23 @@ def start(project: Project, *, timeout: float = 180, with_prometheus: bool = Tru
     require_free(ports)
 
     found = urls(project, with_prometheus=bool(binary))
-    cmd = [sys.executable, "-m", f"{PACKAGE}.serving", *server_flags(project)]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PACKAGE_PARENT), os.environ.get("PYTHONPATH")]))}
-    popen, record = processes.spawn(SERVER, cmd, cwd=project.root, run_dir=project.run_dir, env=env)
     try:
-        processes.wait_until(
-            lambda: model_available(found.rest, project.model_name), popen, timeout,
-            f"the embedded server (model {project.model_name})", record.log,
-        )
+        # Each child is recorded as soon as it runs, so `stop` finds it whatever happens next.
+        server = ServerProcess(server_flags(project), project.run_dir / f"{SERVER}.log", cwd=project.root, detach=True)
+        processes.record(SERVER, server.spawn(), project.run_dir)
+        server.wait_ready(timeout)
         if binary:
+            port = project.port("PROMETHEUS_PORT")
             config = write_local_config(project, project.run_dir / "prometheus.yml", scrape_interval)
-            cmd = prometheus_command(binary, config, project.run_dir / "prometheus-data", project.port("PROMETHEUS_PORT"))
-            popen, record = processes.spawn(PROMETHEUS, cmd, cwd=project.root, run_dir=project.run_dir)
-            processes.wait_until(lambda: http_ok(f"{found.prometheus}/-/ready"), popen, 60, "Prometheus", record.log)
-    except BaseException:
+            prometheus = prometheus_process(binary, config, project.run_dir / "prometheus-data", port,
+                                            project.run_dir / f"{PROMETHEUS}.log", cwd=project.root, detach=True)
+            processes.record(PROMETHEUS, prometheus.spawn(), project.run_dir)
+            prometheus.wait_until(lambda: is_ready(port), 60, "Prometheus")
+    except StartupError as error:
         stop(project)  # leave nothing half-started behind
+        raise StackError(f"{error} (raise --timeout if the model is large)") from None
+    except BaseException:
+        stop(project)
         raise
     return found
 
@@ -134,7 +129,7 @@ def stop(project: Project) -> list[str]:
     """Stop what `start` recorded (Prometheus first, so it does not log scrape errors)."""
     stopped = []
     records = sorted(processes.recorded(project.run_dir), key=lambda r: r.name != PROMETHEUS)
-    for record in records:
-        if processes.stop(record, project.run_dir):
-            stopped.append(f"{record.name} (pid {record.pid})")
+    for entry in records:
+        if processes.stop(entry, project.run_dir):
+            stopped.append(f"{entry.name} (pid {entry.pid})")
     return stopped

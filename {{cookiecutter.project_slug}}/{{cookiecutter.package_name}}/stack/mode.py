@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .errors import StackError
+from ..errors import StackError
 
 MODES = ("compose", "embedded")
 

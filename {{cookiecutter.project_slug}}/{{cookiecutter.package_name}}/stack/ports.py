@@ -6,7 +6,7 @@ import socket
 
 import psutil
 
-from .errors import StackError
+from ..errors import StackError
 
 
 def port_owner(port: int) -> str | None:
@@ -25,7 +25,11 @@ def port_owner(port: int) -> str | None:
 
 
 def is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether a server could bind `port` now. Checked the way servers bind (SO_REUSEADDR, as
+    Prometheus, aiohttp and gRPC do), so connections of a just-stopped server lingering in
+    TIME_WAIT do not count as a listener; only a socket that listens does."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:

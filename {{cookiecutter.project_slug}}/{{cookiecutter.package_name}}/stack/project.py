@@ -6,8 +6,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..envfile import read_env_file
-from .errors import StackError
+from ..contract import published_versions
+from ..errors import StackError
+from ..settings import read_env_file
 
 
 @dataclass(frozen=True)
@@ -16,7 +17,7 @@ class Project:
     env: dict[str, str]
 
     @classmethod
-    def load(cls, root: Path | None = None) -> "Project":
+    def load(cls, root: Path | None = None) -> Project:
         root = (root or Path.cwd()).resolve()
         env_file = root / ".env"
         if not env_file.is_file() or not (root / "compose").is_dir():
@@ -64,24 +65,13 @@ class Project:
         return self.root / "run" / "embedded"
 
 
-def published_versions(models_dir: Path, model_name: str) -> list[int]:
-    """Versions TF Serving would load: integer-named folders holding a saved_model.pb."""
-    base = models_dir / model_name
-    if not base.is_dir():
-        return []
-    return sorted(
-        int(child.name)
-        for child in base.iterdir()
-        if child.name.isdigit() and (child / "saved_model.pb").is_file()
-    )
-
-
 def require_published_model(project: Project) -> list[int]:
-    versions = published_versions(project.models_dir, project.model_name)
+    """The published versions of the project's model; StackError naming the fix when there is none."""
+    versions = published_versions(project.models_dir / project.model_name)
     if not versions:
         raise StackError(
             f"no published version of model {project.model_name!r} under "
             f"{project.models_dir / project.model_name} (expected <version>/saved_model.pb): "
             "run `make train export` first"
         )
-    return versions
+    return sorted(versions)

@@ -14,7 +14,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import requests
 import yaml
+
+from embedded_tfserving.process import ChildProcess
 
 from .project import Project
 
@@ -62,11 +65,17 @@ def prometheus_binary() -> str | None:
     return shutil.which("prometheus")
 
 
-def prometheus_command(binary: str, config: Path, data_dir: Path, port: int) -> list[str]:
-    return [
-        binary,
-        f"--config.file={config}",
-        f"--storage.tsdb.path={data_dir}",
-        f"--web.listen-address=127.0.0.1:{port}",
-        "--web.enable-lifecycle",
-    ]
+def prometheus_process(binary: str, config: Path, data_dir: Path, port: int, log: Path, *, cwd: Path,
+                       detach: bool = False) -> ChildProcess:
+    """Prometheus on 127.0.0.1:port, not started yet: spawn it, then wait until `is_ready(port)`."""
+    command = [binary, f"--config.file={config}", f"--storage.tsdb.path={data_dir}",
+               f"--web.listen-address=127.0.0.1:{port}", "--web.enable-lifecycle"]
+    return ChildProcess(command, log, cwd=cwd, detach=detach)
+
+
+def is_ready(port: int) -> bool:
+    """Whether the Prometheus on 127.0.0.1:port answers /-/ready."""
+    try:
+        return requests.get(f"http://127.0.0.1:{port}/-/ready", timeout=2).ok
+    except requests.RequestException:
+        return False

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import requests
 
+from ..contract import version_states
+
 
 def model_versions(rest_url: str, model_name: str) -> str:
     """'version 2 AVAILABLE, version 1 AVAILABLE', or why it could not be asked."""
     try:
-        reply = requests.get(f"{rest_url}/v1/models/{model_name}", timeout=3)
-    except requests.RequestException:
+        states = version_states(rest_url, model_name, timeout=3)
+    except requests.HTTPError as error:
+        return f"HTTP {error.response.status_code}: {error.response.text.strip()}"
+    except (requests.RequestException, ValueError):
         return f"no answer from {rest_url}"
-    if not reply.ok:
-        return f"HTTP {reply.status_code}: {reply.text.strip()}"
-    versions = reply.json().get("model_version_status", [])
-    return ", ".join(f"version {v['version']} {v['state']}" for v in versions) or "no versions"
+    if not states:
+        return f"the server does not know model {model_name}"
+    return ", ".join(f"version {number} {entry['state']}" for number, entry in sorted(states.items(), reverse=True))

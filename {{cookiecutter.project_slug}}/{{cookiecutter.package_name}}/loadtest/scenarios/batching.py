@@ -12,9 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from embedded_tfserving.process import ServerProcess
+
 from .. import locust_run, plots, preflight, report, server_metrics
+from ..report import say
 from ..resources import CpuMeter, GpuSampler
-from .common import models_root, newest_version, say, server_flags, start_server
+from .common import models_root, newest_version, server_flags, start_server
 
 COLUMNS = ("batching", "users", "requests", "failures", "rps", "p50_ms", "p95_ms", "p99_ms",
            "avg_batch_size", "server_cpu_cores", "requests_per_cpu_s", "gpu_util", "generator_cpu_peak_percent")
@@ -67,8 +70,10 @@ def run(options: BatchingOptions) -> dict[str, Any]:
     return _write(options, run_dir, rows, histograms, interrupted)
 
 
-def _level(options: BatchingOptions, server: Any, mode: str, users: int, run_dir: Path) -> tuple[dict, dict]:
+def _level(options: BatchingOptions, server: ServerProcess, mode: str, users: int,
+           run_dir: Path) -> tuple[dict[str, Any], dict[float, float]]:
     before = server_metrics.scrape(server.rest_url)
+    assert server.pid is not None, "the server was started"
     cpu, gpu = CpuMeter(server.pid).start(), GpuSampler()
     gpu.start()
     try:
@@ -114,15 +119,17 @@ def _ratio(a: Any, b: Any) -> float | None:
         return None
 
 
-def _write(options: BatchingOptions, run_dir: Path, rows: list[dict], histograms: dict, interrupted: bool) -> dict:
+def _write(options: BatchingOptions, run_dir: Path, rows: list[dict[str, Any]],
+           histograms: dict[str, dict[float, float]], interrupted: bool) -> dict[str, Any]:
     ratio_rows = ratios(rows)
     warning = report.generator_warning(rows)
-    summary = {
+    warnings = [warning] if warning else []
+    summary: dict[str, Any] = {
         "scenario": "batching", "interrupted": interrupted,
         "config": {k: str(v) for k, v in vars(options).items()},
         "runs": rows, "ratios": ratio_rows,
         "batch_size_histograms": {k: {str(le): n for le, n in h.items()} for k, h in histograms.items()},
-        "generator_bottleneck": bool(warning), "warnings": [warning] if warning else [],
+        "generator_bottleneck": bool(warning), "warnings": warnings,
     }
     images = []
     measured = [r for r in rows if r.get("batching") in ("off", "on")]
@@ -130,13 +137,13 @@ def _write(options: BatchingOptions, run_dir: Path, rows: list[dict], histograms
         images.append(plots.batching_curves(measured, run_dir / "throughput_latency_vs_concurrency.png"))
         images.append(plots.batch_sizes(histograms, run_dir / "batch_size_distribution.png"))
     report.write_summary(run_dir, summary)
-    notes = summary["warnings"] + ["Single runs on a shared machine are noisy: read the ratios, not the digits."]
+    notes = [*warnings, "Single runs on a shared machine are noisy: read the ratios, not the digits."]
     report.write_html(run_dir, "Batching off vs on", [("On/off ratios", ratio_rows, RATIO_COLUMNS),
                                                        ("Per level", rows, COLUMNS)], images, notes=notes)
     say(report.table(rows, COLUMNS))
     say("\non/off ratios (throughput: >1 is better with batching; p99: <1 is better)")
     say(report.table(ratio_rows, RATIO_COLUMNS))
-    for note in summary["warnings"]:
+    for note in warnings:
         say(f"WARNING: {note}")
     say(f"report: {run_dir / 'report.html'}")
     summary["run_dir"] = str(run_dir)

@@ -1,27 +1,27 @@
-"""What the scenarios share: the model to serve, the embedded server's flags, progress output."""
+"""What the scenarios share: the model to serve, the embedded server and its flags."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import click
+from embedded_tfserving.errors import StartupError
+from embedded_tfserving.process import ServerProcess
 
-from ...export.publish import existing_versions
-from ..errors import LoadTestError
-from ..settings import COMPOSE_DIR, PROJECT_ROOT
-
-
-def say(message: str) -> None:
-    click.echo(message, err=True)
+from ...contract import published_versions
+from ...errors import LoadTestError
+from ...settings import PROJECT_ROOT
+from ...stack.embedded import server_flags as compose_server_flags
+from ...stack.project import Project
 
 
 def newest_version(models_dir: Path, model_name: str) -> Path:
     base = models_dir / model_name
-    versions = existing_versions(base)
+    versions = published_versions(base)
     if not versions:
         raise LoadTestError(f"no published version of model {model_name!r} under {base}: "
                             "run `make train export` first, or pass --models-dir")
@@ -42,34 +42,20 @@ def models_root(models_dir: Path, model_name: str, in_place: bool) -> Iterator[P
 
 
 def server_flags(models_dir: Path, *, batching: bool, poll_seconds: int = 1) -> list[str]:
-    """Flags as in compose (models.config, monitoring, batching file), ports chosen free.
-
-    compose/models.config names base paths under /models, mapped here to `models_dir`.
-    """
-    flags = [
-        "--port=0", "--rest_api_port=0",
-        f"--model_config_file={COMPOSE_DIR / 'models.config'}",
-        f"--base_path_map=/models={models_dir.resolve()}",
-        f"--monitoring_config_file={COMPOSE_DIR / 'monitoring.config'}",
-        f"--file_system_poll_wait_seconds={poll_seconds}",
-    ]
-    if batching:
-        flags += ["--enable_batching", f"--batching_parameters_file={COMPOSE_DIR / 'batching.conf'}"]
-    return flags
+    """The compose service's flags (models.config, monitoring, batching file), free ports, the
+    given models folder, batching off or on."""
+    return compose_server_flags(Project.load(PROJECT_ROOT), grpc_port=0, rest_port=0, models_dir=models_dir,
+                                batching=batching, file_system_poll_seconds=poll_seconds)
 
 
-def start_server(flags: list[str], log_path: Path):  # -> EmbeddedServer
-    from ...serving.process import EmbeddedServer, ServerStartError
-
-    server = EmbeddedServer(flags, cwd=PROJECT_ROOT, log_path=log_path)
+def start_server(flags: list[str], log_path: Path) -> ServerProcess:
+    server = ServerProcess(flags, log_path, cwd=PROJECT_ROOT)
     try:
         return server.start(timeout=180)
-    except ServerStartError as error:
+    except StartupError as error:
         raise LoadTestError(str(error)) from None
 
 
 def default_processes() -> int:
     """Locust processes: one per four cores, leaving the rest to the server (1 on small machines)."""
-    import os
-
     return max(1, (os.cpu_count() or 1) // 4)

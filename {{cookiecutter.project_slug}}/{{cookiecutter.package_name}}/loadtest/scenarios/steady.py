@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ...errors import LoadTestError
 from .. import locust_run, plots, preflight, report
-from ..errors import LoadTestError
-from .common import say
+from ..report import say
 
 COLUMNS = ("label", "users", "requests", "failures", "rps", "p50_ms", "p95_ms", "p99_ms", "generator_cpu_peak_percent")
 
@@ -31,7 +31,7 @@ class SteadyOptions:
 
 def run(options: SteadyOptions) -> dict[str, Any]:
     preflight.check_rest(options.host, options.model_name)
-    if options.protocol == "grpc":
+    if options.protocol in ("grpc", "both"):
         preflight.check_grpc(options.grpc_target)
     run_dir = report.new_run_dir(options.reports_dir, "steady")
     say(f"steady load: {options.users} {options.protocol} users for {options.duration:.0f}s -> {run_dir}")
@@ -50,16 +50,17 @@ def run(options: SteadyOptions) -> dict[str, Any]:
         raise LoadTestError(f"Locust wrote no statistics (exit code {result.returncode}); see its log {result.log}")
     row = report.run_row(result, protocol=options.protocol)
     warning = report.generator_warning([row])
+    warnings = [warning] if warning else []
     summary = {
         "scenario": "steady", "interrupted": interrupted,
         "config": {k: str(v) for k, v in vars(options).items()},
-        "runs": [row], "generator_bottleneck": bool(warning), "warnings": [warning] if warning else [],
+        "runs": [row], "generator_bottleneck": bool(warning), "warnings": warnings,
     }
     images = [plots.history_timeline(run_dir / "steady_stats_history.csv", run_dir / "timeline.png")]
     report.write_summary(run_dir, summary)
-    report.write_html(run_dir, "Steady load", [("Result", [row], COLUMNS)], images, notes=summary["warnings"])
+    report.write_html(run_dir, "Steady load", [("Result", [row], COLUMNS)], images, notes=warnings)
     say(report.table([row], COLUMNS))
-    for note in summary["warnings"]:
+    for note in warnings:
         say(f"WARNING: {note}")
     say(f"report: {run_dir / 'report.html'}")
     summary["run_dir"] = str(run_dir)

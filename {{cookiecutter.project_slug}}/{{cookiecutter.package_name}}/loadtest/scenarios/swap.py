@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from ...contract import AVAILABLE, END, published_versions, version_states
+from ...errors import LoadTestError
 from .. import locust_run, plots, preflight, report
-from ..errors import LoadTestError
-from .common import models_root, newest_version, say, server_flags, start_server
+from ..report import say
+from ..stats import percentile
+from .common import models_root, newest_version, server_flags, start_server
 
 COLUMNS = ("step", "version", "published_s", "available_s", "first_served_s", "moved", "p99_window_ms")
 WINDOW = 2.0  # seconds either side of a swap counted as "around the swap"
@@ -64,6 +65,7 @@ class SwapDriver(threading.Thread):
         self.cancel = threading.Event()  # set when the run ends early (Ctrl-C, Locust gone)
 
     def run(self) -> None:
+        from ...dashboards.grafana import annotate_quietly
         from ...export.publish import publish_version
 
         try:
@@ -76,9 +78,9 @@ class SwapDriver(threading.Thread):
                 version = publish_version(source, self.models, self.options.model_name)
                 step = Step(kind, version, published)
                 self.steps.append(step)
-                _annotate(f"{self.options.model_name}: {kind} version {version} published", kind)
+                annotate_quietly(f"{self.options.model_name}: {kind} version {version} published", ["swap", kind], say)
                 say(f"  published version {version} ({kind}{', files of ' + self.original.name if kind == 'rollback' else ''})")
-                step.status = self._wait(version, lambda s: s.get("state") == "AVAILABLE")
+                step.status = self._wait(version, lambda s: s.get("state") == AVAILABLE)
                 step.available = time.time()
                 self.cancel.wait(self.options.interval)
             if self.options.corrupt and not self.cancel.is_set():
@@ -89,7 +91,9 @@ class SwapDriver(threading.Thread):
             self.done.set()
 
     def _corrupt(self) -> None:
-        version = max(int(p.name) for p in self.base.iterdir() if p.name.isdigit()) + 1
+        from ...dashboards.grafana import annotate_quietly
+
+        version = max(published_versions(self.base)) + 1
         staging = self.base / f".corrupt-{version}"  # not a number: the server ignores it until renamed
         shutil.copytree(self.original, staging)
         (staging / "saved_model.pb").write_bytes(b"this is not a SavedModel")
@@ -97,36 +101,23 @@ class SwapDriver(threading.Thread):
         os.rename(staging, self.base / str(version))  # atomic: never half-visible
         step = Step("corrupt", version, published)
         self.steps.append(step)
-        _annotate(f"{self.options.model_name}: corrupt version {version} published", "corrupt")
+        annotate_quietly(f"{self.options.model_name}: corrupt version {version} published", ["swap", "corrupt"], say)
         say(f"  published corrupt version {version}")
-        step.status = self._wait(version, lambda s: s.get("state") == "END" or s.get("status", {}).get("error_code", "OK") != "OK",
+        step.status = self._wait(version, lambda s: s.get("state") == END
+                                 or s.get("status", {}).get("error_code", "OK") != "OK",
                                  must=False)
         self.cancel.wait(self.options.interval)
 
     def _wait(self, version: int, condition: Any, timeout: float = 90.0, must: bool = True) -> dict[str, Any]:
         deadline, status = time.monotonic() + timeout, {}
         while time.monotonic() < deadline and not self.cancel.is_set():
-            status = preflight.served_versions(self.rest_url, self.options.model_name).get(version, {})
+            status = version_states(self.rest_url, self.options.model_name).get(version, {})
             if status and condition(status):
                 return status
             time.sleep(0.2)
         if must:
             raise LoadTestError(f"version {version} did not become AVAILABLE within {timeout:.0f}s (status: {status})")
         return status
-
-
-def _annotate(text: str, tag: str) -> None:
-    try:
-        from ...dashboards import annotate
-    except ImportError:
-        try:
-            from ...dashboards.grafana import annotate
-        except ImportError:
-            return
-    try:
-        annotate(text, ["swap", tag])
-    except Exception as error:  # a dashboard mark is never worth failing the experiment
-        say(f"  (Grafana annotation failed: {error})")
 
 
 def read_requests(paths: list[Path]) -> list[tuple[float, float, int, int | None]]:
@@ -140,12 +131,13 @@ def read_requests(paths: list[Path]) -> list[tuple[float, float, int, int | None
 
 
 def _p99(latencies: list[float]) -> float | None:
-    return round(float(np.percentile(latencies, 99)), 2) if latencies else None
+    value = percentile(latencies, 0.99)
+    return None if value is None else round(value, 2)
 
 
 def analyse(steps: list[Step], requests: list[tuple[float, float, int, int | None]], start: float) -> dict[str, Any]:
     """Per step: when its version first served, whether traffic moved to it, p99 around the swap."""
-    versions_in_order = []
+    versions_in_order: list[int] = []
     for _, _, ok, version in requests:
         if ok and version is not None and (not versions_in_order or versions_in_order[-1] != version):
             versions_in_order.append(version)

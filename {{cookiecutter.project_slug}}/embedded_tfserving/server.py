@@ -1,0 +1,142 @@
+"""The model server process: load the initial models, then open gRPC and REST; poll for new
+versions and config changes; on SIGTERM/SIGINT stop accepting, let in-flight requests finish, exit 0."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import grpc
+from aiohttp import web
+
+from .auth import ApiKeys, GrpcApiKeys
+from .batching import BatchOptions
+from .config import DEFAULT_PROMETHEUS_PATH, read_batching_parameters, read_model_server_config, read_monitoring_config
+from .errors import ServingError, StartupError
+from .grpc_service import add_services
+from .limits import ELEMENTS_PER_BYTE
+from .manager import Manager
+from .metrics import ServingMetrics
+from .rest import RestApi
+from .tls import grpc_credentials, grpc_tls, rest_ssl_context
+
+log = logging.getLogger("model_server")
+GRACE_SECONDS = 10
+
+
+def initial_config(flags: Any) -> Any:
+    from tensorflow_serving.config import model_server_config_pb2
+
+    if flags.model_config_file:
+        return read_model_server_config(Path(flags.model_config_file))
+    config = model_server_config_pb2.ModelServerConfig()
+    config.model_config_list.config.add(name=flags.model_name, base_path=flags.model_base_path,
+                                        model_platform="tensorflow")
+    return config
+
+
+def configure_tensorflow(flags: Any) -> None:
+    import tensorflow as tf
+
+    intra = flags.tensorflow_intra_op_parallelism or flags.tensorflow_session_parallelism
+    inter = flags.tensorflow_inter_op_parallelism or flags.tensorflow_session_parallelism
+    if intra:
+        tf.config.threading.set_intra_op_parallelism_threads(intra)
+    if inter:
+        tf.config.threading.set_inter_op_parallelism_threads(inter)
+
+
+def metrics_path(flags: Any) -> str | None:
+    if not flags.monitoring_config_file:
+        return None
+    prometheus = read_monitoring_config(Path(flags.monitoring_config_file)).prometheus_config
+    return (prometheus.path or DEFAULT_PROMETHEUS_PATH) if prometheus.enable else None
+
+
+async def serve(flags: Any) -> int:
+    configure_tensorflow(flags)
+    config = initial_config(flags)
+    api_keys = ApiKeys.read(Path(flags.api_keys_file)) if flags.api_keys_file else None
+    tls, ssl_context = grpc_tls(flags), rest_ssl_context(flags)  # bad TLS files fail before models load
+    options = BatchOptions.from_proto(read_batching_parameters(Path(flags.batching_parameters_file))) \
+        if flags.enable_batching and flags.batching_parameters_file else (BatchOptions() if flags.enable_batching else None)
+    path = metrics_path(flags)
+    metrics = ServingMetrics()
+    workers = options.num_batch_threads if options else flags.rest_api_num_threads
+    executor = ThreadPoolExecutor(max(1, workers), thread_name_prefix="inference")
+    manager = Manager(flags, metrics, executor, options)
+
+    try:
+        await manager.apply_config(config)
+    except ServingError as error:
+        raise StartupError(error.message) from None
+    for model in manager.models.values():
+        if manager.serving_version(model.name) is None:
+            failures = "; ".join(f"version {v.number}: {v.error.message}" for v in model.versions.values() if v.error)
+            raise StartupError(f"model {model.name} has no version that loaded from {model.base_path}"
+                               + (f" ({failures})" if failures else " (no integer-named version folders)"))
+
+    grpc_server = grpc.aio.server(
+        interceptors=[GrpcApiKeys(api_keys)] if api_keys else None,
+        # No SO_REUSEPORT: a second server on a taken port must fail, not silently share it.
+        options=[("grpc.max_receive_message_length", flags.max_request_bytes), ("grpc.so_reuseport", 0)])
+    add_services(grpc_server, manager, metrics, flags.max_request_bytes * ELEMENTS_PER_BYTE)
+    address = f"{flags.bind_address}:{flags.port}"
+    try:
+        grpc_port = (grpc_server.add_secure_port(address, grpc_credentials(tls)) if tls
+                     else grpc_server.add_insecure_port(address))
+    except RuntimeError:
+        raise StartupError(f"cannot listen for gRPC on {address}: the port is in use or not available; "
+                           "stop the other server or pass another --port") from None
+    await grpc_server.start()
+    log.info("Running gRPC ModelServer at %s:%d%s ...", flags.bind_address, grpc_port, " (TLS)" if tls else "")
+    runner = None
+    if flags.rest_api_port:
+        rest = RestApi(manager, metrics, flags.rest_api_timeout_in_ms, path, api_keys=api_keys,
+                       protect_metrics=flags.protect_metrics, max_request_bytes=flags.max_request_bytes,
+                       body_timeout=flags.rest_body_timeout_seconds)
+        # aiohttp's keep-alive timer also closes a connection whose request headers never complete.
+        runner = web.AppRunner(rest.app(), access_log=None, shutdown_timeout=GRACE_SECONDS,
+                               keepalive_timeout=flags.rest_header_timeout_seconds)
+        await runner.setup()
+        await web.TCPSite(runner, flags.bind_address, flags.rest_api_port, ssl_context=ssl_context).start()
+        log.info("Exporting HTTP/REST API at:%s:%d ...", flags.bind_address, flags.rest_api_port)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    background = [asyncio.ensure_future(manager.poll_forever())]
+    if flags.model_config_file and flags.model_config_file_poll_wait_seconds > 0:
+        background.append(asyncio.ensure_future(poll_config(manager, flags)))
+    await stop.wait()
+
+    log.info("Shutting down: finishing in-flight requests (up to %ds)", GRACE_SECONDS)
+    for task in background:
+        task.cancel()
+    await grpc_server.stop(GRACE_SECONDS)
+    if runner is not None:
+        await runner.cleanup()
+    await manager.shutdown()
+    executor.shutdown(wait=False, cancel_futures=True)
+    return 0
+
+
+async def poll_config(manager: Manager, flags: Any) -> None:
+    """Re-read --model_config_file every --model_config_file_poll_wait_seconds; apply it when it changed."""
+    path = Path(flags.model_config_file)
+    last = path.read_text()
+    while True:
+        await asyncio.sleep(flags.model_config_file_poll_wait_seconds)
+        try:
+            text = path.read_text()
+            if text != last:
+                last = text
+                await manager.apply_config(read_model_server_config(path))
+                log.info("Applied the changed model config %s", path)
+        except Exception as error:  # keep serving the previous config
+            log.error("Not applying %s: %s", path, error)

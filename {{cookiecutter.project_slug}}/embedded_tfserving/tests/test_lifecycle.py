@@ -1,0 +1,88 @@
+"""Version lifecycle: a new version swaps in under load without losing a request, and a corrupt
+version is reported in status and metrics while the previous one keeps serving."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import requests
+
+from embedded_tfserving.errors import StartupError
+from embedded_tfserving.process import ServerProcess
+from embedded_tfserving.testing import place_version, write_tf1_model
+
+pytestmark = pytest.mark.slow
+
+
+def wait_for(condition, what: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        time.sleep(0.2)
+
+
+def states(server: ServerProcess) -> dict[str, dict]:
+    reply = requests.get(f"{server.rest_url}/v1/models/m", timeout=10).json()
+    return {v["version"]: v for v in reply["model_version_status"]}
+
+
+def test_swap_under_load_then_corrupt_version(tf1_model: Path, tmp_path: Path) -> None:
+    base = tmp_path / "models" / "m"
+    place_version(tf1_model, base, 1)
+    write_tf1_model(tmp_path / "v2", b=3.0)  # y = 0.5x + 3: tells the versions apart
+    (tmp_path / "monitoring.config").write_text('prometheus_config { enable: true path: "/metrics" }')
+    flags = ["--model_name=m", f"--model_base_path={base}", "--file_system_poll_wait_seconds=1",
+             "--max_num_load_retries=0", f"--monitoring_config_file={tmp_path / 'monitoring.config'}"]
+    with ServerProcess(flags, log_path=tmp_path / "server.log") as server:
+        server.start()
+        url = f"{server.rest_url}/v1/models/m:predict"
+        stop, seen, failures = threading.Event(), set(), []
+
+        def hammer() -> None:
+            with requests.Session() as session:
+                while not stop.is_set():
+                    reply = session.post(url, json={"instances": [[1.0]]}, timeout=60)
+                    if reply.status_code != 200:
+                        failures.append(reply.text)
+                    else:
+                        seen.add(reply.json()["predictions"][0][0])
+
+        with ThreadPoolExecutor(4) as pool:
+            workers = [pool.submit(hammer) for _ in range(4)]
+            wait_for(lambda: 2.5 in seen, "answers from version 1")
+            place_version(tmp_path / "v2", base, 2)
+            wait_for(lambda: states(server).get("1", {}).get("state") == "END", "version 1 to unload")
+            seen.clear()
+            wait_for(lambda: 3.5 in seen, "answers from version 2")
+            stop.set()
+            for worker in workers:
+                worker.result()
+        assert failures == []
+        assert 2.5 not in seen  # after the swap, `latest` is version 2 only
+        assert states(server)["2"]["state"] == "AVAILABLE"
+
+        corrupt = tmp_path / "v3"
+        corrupt.mkdir()
+        (corrupt / "saved_model.pb").write_bytes(b"this is not a SavedModel")
+        place_version(corrupt, base, 3)
+        wait_for(lambda: states(server).get("3", {}).get("state") == "END", "version 3 to fail")
+        status = states(server)["3"]["status"]
+        assert status["error_code"] != "OK" and status["error_message"]
+        assert requests.post(url, json={"instances": [[1.0]]}, timeout=30).json() == {"predictions": [[3.5]]}
+        page = requests.get(f"{server.rest_url}/metrics", timeout=10).text
+        failed = ":tensorflow:cc:saved_model:load_attempt_count" + "{" + f'model_path="{base / "3"}",status="fail"' + "} 1"
+        assert failed in page
+        assert server.stop() == 0  # SIGTERM: graceful shutdown, exit code 0
+
+
+def test_startup_fails_clearly_when_nothing_loads(tmp_path: Path) -> None:
+    (tmp_path / "m" / "1").mkdir(parents=True)  # a version folder without saved_model.pb
+    server = ServerProcess(["--model_name=m", f"--model_base_path={tmp_path / 'm'}", "--max_num_load_retries=0"],
+                            log_path=tmp_path / "server.log")
+    with pytest.raises(StartupError, match="model m has no version that loaded"):
+        server.start(timeout=120)

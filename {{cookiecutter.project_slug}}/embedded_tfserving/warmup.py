@@ -1,0 +1,50 @@
+"""Model warmup: replay `<version>/assets.extra/tf_serving_warmup_requests` (a TFRecord file of
+PredictionLog) before the version becomes AVAILABLE, so the first real request is not the slow one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .errors import ServingError
+from .servable import Servable
+
+WARMUP_FILE = Path("assets.extra") / "tf_serving_warmup_requests"
+MAX_RECORDS = 1000
+
+
+def run_warmup(servable: Servable) -> int:
+    """Run every record against `servable`; the number run. Any bad record fails the load."""
+    import tensorflow as tf
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    from .inference import classify_arrays, regress_arrays, request_arrays
+
+    path = servable.path / WARMUP_FILE
+    if not path.exists():
+        return 0
+    count = 0
+    try:
+        records = list(tf.data.TFRecordDataset(str(path)).take(MAX_RECORDS + 1).as_numpy_iterator())
+    except tf.errors.OpError as error:
+        raise ServingError("DATA_LOSS", f"Failed to read warmup data from {path}: {error.message}") from None
+    if len(records) > MAX_RECORDS:
+        raise ServingError("INVALID_ARGUMENT", f"Number of warmup records exceeds the maximum ({MAX_RECORDS}) at {path}")
+    for record in records:
+        log = prediction_log_pb2.PredictionLog()
+        try:
+            log.ParseFromString(record)
+        except Exception:
+            raise ServingError("DATA_LOSS", f"Failed to parse warmup record {count} from {path}") from None
+        kind = log.WhichOneof("log_type")
+        if kind == "predict_log":
+            request = log.predict_log.request
+            servable.signature(request.model_spec.signature_name)  # TF Serving's error for an unknown one
+            servable.run(request.model_spec.signature_name, request_arrays(request.inputs))
+        elif kind in ("classify_log", "regress_log"):
+            request = getattr(log, kind).request
+            function = classify_arrays if kind == "classify_log" else regress_arrays
+            function(servable, request.model_spec.signature_name, request.input, servable.run)
+        else:
+            raise ServingError("UNIMPLEMENTED", f"Unsupported log_type for warmup: {kind} in {path}")
+        count += 1
+    return count

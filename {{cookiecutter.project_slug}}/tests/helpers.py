@@ -1,0 +1,104 @@
+"""Helpers shared by the project's tests: a quickly trained model, scratch projects with free
+ports, Criteo-format files, the Prometheus tools, Grafana's variable substitution."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from embedded_tfserving.process import free_port
+
+from {{ cookiecutter.package_name }}.data.schema import Schema, load_schema
+from {{ cookiecutter.package_name }}.settings import PROJECT_ROOT
+
+# Every variable of .env that names a port: scratch projects get free ones.
+PORT_SETTINGS = ("REST_PORT", "GRPC_PORT", "PROMETHEUS_PORT", "GRAFANA_PORT", "LOADTEST_METRICS_PORT")
+
+
+@dataclass(frozen=True)
+class PublishedModel:
+    name: str
+    models_dir: Path  # the models/ folder: serve it with --model_base_path=<base_path>
+    base_path: Path  # models_dir / name
+    version: int
+    artifacts_dir: Path  # model.keras and evaluation.json it was exported from
+
+
+def publish_tiny_model(root: Path, name: str, rows: int = 4000, epochs: int = 1, seed: int = 0) -> PublishedModel:
+    """Train on a few synthetic rows, export and publish as version 1: the real path, in seconds."""
+    from {{ cookiecutter.package_name }}.data.synthetic import generate
+    from {{ cookiecutter.package_name }}.export.publish import publish_version
+    from {{ cookiecutter.package_name }}.export.savedmodel import export_savedmodel
+    from {{ cookiecutter.package_name }}.train import save_artifacts, train_model
+
+    schema = load_schema()
+    artifacts_dir = root / "artifacts"
+    trained = train_model(schema, generate(schema, rows, seed), epochs=epochs, batch_size=256, seed=seed)
+    model_path = save_artifacts(trained, artifacts_dir)
+    exported = export_savedmodel(model_path, root / "export", schema, name, trained.evaluation, warmup_requests=20)
+    models_dir = root / "models"
+    version = publish_version(exported, models_dir, name)
+    return PublishedModel(name, models_dir, models_dir / name, version, artifacts_dir)
+
+
+def scratch_project(root: Path, models_dir: Path | None = None, **settings: str) -> Path:
+    """A project root holding .env (free ports, `settings` on top) and compose/; models/ empty or linked."""
+    root.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(PROJECT_ROOT / "compose", root / "compose")
+    ports = {key: str(free_port()) for key in PORT_SETTINGS}
+    lines = [
+        line for line in (PROJECT_ROOT / ".env").read_text().splitlines()
+        if line.split("=", 1)[0] not in {**ports, **settings}
+    ]
+    lines += [f"{key}={value}" for key, value in {**ports, **settings}.items()]
+    (root / ".env").write_text("\n".join(lines) + "\n")
+    if models_dir is not None:
+        (root / "models").symlink_to(models_dir, target_is_directory=True)
+    else:
+        (root / "models").mkdir()
+    return root
+
+
+def read_env(root: Path) -> dict[str, str]:
+    from {{ cookiecutter.package_name }}.settings import read_env_file
+
+    return read_env_file(root / ".env")
+
+
+def write_tsv(path: Path, schema: Schema, rows: int, seed: int = 0) -> Path:
+    """`rows` synthetic rows as a Criteo-format TSV, some dense values left blank."""
+    from {{ cookiecutter.package_name }}.data.synthetic import generate
+
+    features = generate(schema, rows, seed)
+    lines = []
+    for label, dense, categorical in zip(features.label, features.dense, features.categorical):
+        ints = ["" if v == 0 and i % 2 else str(int(v)) for i, v in enumerate(dense)]  # some blanks
+        lines.append("\t".join([str(label), *ints, *categorical]))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def require_prometheus_tool(name: str) -> str:
+    """Path of promtool/prometheus; skip when absent unless REQUIRE_PROMETHEUS=1 (CI)."""
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} not installed (apt-get install prometheus)"
+        if os.environ.get("REQUIRE_PROMETHEUS") == "1":
+            pytest.fail(message + " and REQUIRE_PROMETHEUS=1")
+        pytest.skip(message)
+    return path
+
+
+SCRAPE_SECONDS = 1  # the scrape interval the dashboard tests give Prometheus
+
+
+def grafana_substitute(expr: str, model: str) -> str:
+    """What Grafana sends: $__rate_interval = max($__interval + scrape, 4 * scrape) with the
+    smallest $__interval (one scrape interval)."""
+    rate_interval = max(2 * SCRAPE_SECONDS, 4 * SCRAPE_SECONDS)
+    return (expr.replace("$__rate_interval", f"{rate_interval}s").replace("$__interval", f"{SCRAPE_SECONDS}s")
+            .replace("$__range", "5m").replace("$model", model))

@@ -1,0 +1,203 @@
+"""`loadtest` (steady, batching, swap), `bench` and `soak`: the commands that put load on a server.
+Heavy imports (Locust, TensorFlow) happen inside the commands."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .. import settings
+from ..errors import LoadTestError
+from ..loadtest.shapes import KINDS
+
+PROTOCOL = click.Choice(["rest", "grpc", "both"])
+
+
+def _common(command: Any) -> Any:
+    """Options every scenario takes."""
+    options = [
+        click.option("--model-name", envvar="MODEL_NAME", default=settings.model_name, show_default="MODEL_NAME",
+                     help="model to load-test (MODEL_NAME in .env)"),
+        click.option("--rows", type=click.IntRange(1), default=1, show_default=True, help="rows (examples) per request"),
+        click.option("--metrics-port", type=click.IntRange(0, 65535), envvar="LOADTEST_METRICS_PORT",
+                     default=settings.metrics_port, show_default="LOADTEST_METRICS_PORT",
+                     help="port for the client-side Prometheus metrics; 0 disables them"),
+        click.option("--reports-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"),
+                     show_default=True, help="each run writes <reports-dir>/<timestamp>-<scenario>/"),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _served_model(command: Any) -> Any:
+    """Options of the scenarios that start their own embedded server on a copy of the model."""
+    options = [
+        click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path), envvar="MODELS_DIR",
+                     default=Path("models"), show_default=True, help="published models (the newest version is used)"),
+        click.option("--in-place", is_flag=True,
+                     help="serve (and, for swap, publish into) --models-dir itself instead of a temporary copy"),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _finish(summary: dict[str, Any]) -> None:
+    if summary.get("interrupted"):
+        sys.exit(130)
+    if summary.get("passed") is False:
+        raise LoadTestError("; ".join(summary["failures_found"]) + f" (report: {summary['run_dir']})")
+
+
+@click.group("loadtest")
+def loadtest_group() -> None:
+    """Locust load tests; each run writes a report under reports/."""
+
+
+@loadtest_group.command("steady")
+@click.option("--host", default=lambda: f"http://127.0.0.1:{settings.rest_port()}", show_default="REST_PORT",
+              help="REST base URL of the running server")
+@click.option("--grpc-target", default=lambda: f"127.0.0.1:{settings.grpc_port()}", show_default="GRPC_PORT",
+              help="host:port of its gRPC API")
+@click.option("--protocol", type=PROTOCOL, default="rest", show_default=True,
+              help="rest, grpc, or both (the users split between the two)")
+@click.option("--users", type=click.IntRange(1), default=8, show_default=True, help="concurrent users (peak for step)")
+@click.option("--spawn-rate", type=click.FloatRange(0), default=0, help="users started per second (0: all at once)")
+@click.option("--duration", type=click.FloatRange(1), default=30, show_default=True, help="seconds")
+@click.option("--shape", type=click.Choice(KINDS), default="steady", show_default=True)
+@click.option("--step-users", type=click.IntRange(1), default=4, show_default=True, help="step shape: users per step")
+@click.option("--step-seconds", type=click.FloatRange(1), default=10, show_default=True, help="step shape: seconds per step")
+@click.option("--spike-users", type=click.IntRange(1), default=32, show_default=True, help="spike shape: users in the spike")
+@click.option("--spike-seconds", type=click.FloatRange(1), default=5, show_default=True, help="spike shape: its length")
+@click.option("--processes", type=click.IntRange(1), default=None, help="Locust processes (default: one per 4 cores)")
+@_common
+def steady_command(host: str, grpc_target: str, protocol: str, users: int, spawn_rate: float, duration: float,
+                   shape: str, step_users: int, step_seconds: float, spike_users: int, spike_seconds: float,
+                   processes: int | None, model_name: str, rows: int, metrics_port: int, reports_dir: Path) -> None:
+    """Steady (or step / spike) load against the server that runs now (`make serve`)."""
+    from ..loadtest.scenarios import common, steady
+
+    shape_options = ["--shape", shape, "--step-users", str(step_users), "--step-seconds", str(step_seconds),
+                     "--spike-users", str(spike_users), "--spike-seconds", str(spike_seconds)]
+    _finish(steady.run(steady.SteadyOptions(
+        host=host.rstrip("/"), grpc_target=grpc_target, model_name=model_name, protocol=protocol, users=users,
+        spawn_rate=spawn_rate, duration=duration, rows=rows, processes=processes or common.default_processes(),
+        metrics_port=metrics_port, shape=shape_options, reports_dir=reports_dir,
+    )))
+
+
+def _levels(_: Any, __: Any, value: str) -> tuple[int, ...]:
+    try:
+        levels = tuple(int(v) for v in value.split(","))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a comma-separated list of user counts, e.g. 1,16,64") from None
+    if not levels or min(levels) < 1:
+        raise click.BadParameter("user counts must be at least 1")
+    return levels
+
+
+@loadtest_group.command("batching")
+@click.option("--levels", default="1,16,64", show_default=True, callback=_levels, help="concurrent users per level")
+@click.option("--level-seconds", type=click.FloatRange(2), default=10, show_default=True, help="seconds per level")
+@click.option("--protocol", type=PROTOCOL, default="rest", show_default=True,
+              help="rest, grpc, or both (the users split between the two)")
+@click.option("--processes", type=click.IntRange(1), default=None, help="Locust processes (default: one per 4 cores)")
+@_served_model
+@_common
+def batching_command(levels: tuple[int, ...], level_seconds: float, protocol: str, processes: int | None,
+                     models_dir: Path, in_place: bool, model_name: str, rows: int, metrics_port: int,
+                     reports_dir: Path) -> None:
+    """Batching off vs on, same model and load, at several concurrency levels."""
+    from ..loadtest.scenarios import batching, common
+
+    _finish(batching.run(batching.BatchingOptions(
+        models_dir=models_dir, model_name=model_name, levels=levels, level_seconds=level_seconds, protocol=protocol,
+        rows=rows, processes=processes or common.default_processes(), metrics_port=metrics_port,
+        in_place=in_place, reports_dir=reports_dir,
+    )))
+
+
+@loadtest_group.command("swap")
+@click.option("--users", type=click.IntRange(1), default=8, show_default=True, help="concurrent gRPC users")
+@click.option("--interval", type=click.FloatRange(1), default=5, show_default=True,
+              help="seconds of traffic on each version before the next swap")
+@click.option("--max-duration", type=click.FloatRange(10), default=180, show_default=True,
+              help="upper bound of the whole run in seconds")
+@click.option("--corrupt/--no-corrupt", default=True, show_default=True,
+              help="finally publish a corrupt version and check that it never takes traffic")
+@_served_model
+@_common
+def swap_command(users: int, interval: float, max_duration: float, corrupt: bool, models_dir: Path,
+                 in_place: bool, model_name: str, rows: int, metrics_port: int, reports_dir: Path) -> None:
+    """Publish 2 new versions, a rollback and a corrupt version under gRPC load; no request may fail."""
+    from ..loadtest.scenarios import swap
+
+    _finish(swap.run(swap.SwapOptions(
+        models_dir=models_dir, model_name=model_name, users=users, interval=interval, max_duration=max_duration,
+        rows=rows, corrupt=corrupt, in_place=in_place, metrics_port=metrics_port, reports_dir=reports_dir,
+    )))
+
+
+@click.command("bench")
+@click.option("--model-name", envvar="MODEL_NAME", default="ctr", show_default=True)
+@click.option("--models-dir", type=click.Path(path_type=Path), default=Path("models"), show_default=True)
+@click.option("--artifacts-dir", type=click.Path(path_type=Path), default=Path("artifacts"), show_default=True,
+              help="Where train wrote model.keras (the naive baseline serves it).")
+@click.option("--batching-file", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              default=Path("compose/batching.conf"), show_default=True)
+@click.option("--seconds", type=click.FloatRange(0.5), default=5.0, show_default=True, help="Measurement time per cell.")
+@click.option("--skip-naive", is_flag=True, help="Leave out the naive baseline.")
+@click.option("--output", type=click.Path(path_type=Path), default=None,
+              help="Write the cells and ratios as JSON here (default: reports/<time>-bench/bench.json).")
+def bench_command(model_name: str, models_dir: Path, artifacts_dir: Path, batching_file: Path,
+                  seconds: float, skip_naive: bool, output: Path | None) -> None:
+    """Benchmark in-process, embedded REST/gRPC (batching off/on) and a naive server side by side."""
+    from ..loadtest.bench import run_bench, table
+    from ..loadtest.stats import PERCENTILE_RULE
+
+    output = output or Path("reports") / f"{time.strftime('%Y%m%d-%H%M%S')}-bench" / "bench.json"
+    cells, found = run_bench(model_name, models_dir, artifacts_dir, batching_file, seconds, skip_naive, output,
+                             say=lambda line: click.echo(line, err=True))
+    click.echo(table(cells))
+    click.echo(f"({PERCENTILE_RULE})")
+    click.echo("\nratios (same run, same machine):")
+    for title, value in found:
+        click.echo(f"  {title:<58} {value:6.2f}x")
+    click.echo(f"\nwritten: {output}")
+
+
+@click.command("soak")
+@click.option("--model-name", envvar="MODEL_NAME", default="ctr", show_default=True)
+@click.option("--models-dir", type=click.Path(path_type=Path, file_okay=False), default=Path("models"), show_default=True)
+@click.option("--duration", type=click.FloatRange(0, 3600, min_open=True), default=120, show_default=True,
+              help="Seconds of load.")
+@click.option("--interval", type=click.FloatRange(0.5), default=10, show_default=True, help="Seconds per reported interval.")
+@click.option("--fault-every", type=click.FloatRange(0.5), default=20, show_default=True,
+              help="Seconds between faults (alternately: publish a new version, a burst of malformed requests).")
+@click.option("--clients", type=click.IntRange(1, 64), default=4, show_default=True,
+              help="REST clients, and as many gRPC clients.")
+@click.option("--batching-file", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              default=Path("compose/batching.conf"), show_default=True)
+@click.option("--output", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Report folder (default: reports/<time>-soak/).")
+def soak_command(model_name: str, models_dir: Path, duration: float, interval: float, fault_every: float,
+                 clients: int, batching_file: Path, output: Path | None) -> None:
+    """Bounded soak on loopback: embedded server, mixed REST+gRPC load, periodic faults; JSON report."""
+    from ..loadtest.soak import run_soak
+    from ..loadtest.stats import PERCENTILE_RULE
+
+    out_dir = output or Path("reports") / f"{time.strftime('%Y%m%d-%H%M%S')}-soak"
+    result = run_soak(models_dir, model_name, out_dir, duration, interval, fault_every, clients, batching_file,
+                      echo=lambda line: click.echo(line, err=True))
+    click.echo(f"\nrequests {result.requests} in {result.seconds:g} s; outcomes {result.outcomes}")
+    click.echo(f"server RSS {result.rss_start_mb} MB at start, {result.rss_end_mb} MB at end")
+    click.echo("p99 per interval (ms): " + ", ".join(str(i["p99_ms"]) for i in result.intervals))
+    click.echo(f"({PERCENTILE_RULE})")
+    click.echo(f"report: {out_dir / 'soak.json'}")
+    if result.unexpected:
+        raise LoadTestError(f"unexpected outcomes: {result.unexpected}")

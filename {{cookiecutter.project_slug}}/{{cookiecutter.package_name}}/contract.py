@@ -1,0 +1,172 @@
+"""What every stage shares about the served model, in one place:
+
+- the serving signature: its name and its inputs and output, derived from the schema;
+- where published versions live (`models/<name>/<int>/`) and how to list them;
+- how a client asks a server (TF Serving or the embedded one) which versions are AVAILABLE;
+- predict requests built from feature rows: row-format JSON for REST, PredictRequest for gRPC;
+- how clients reach a secured server: the CA and API key from the environment (or .env).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from . import settings
+from .data.schema import Features, Schema
+
+if TYPE_CHECKING:
+    import grpc
+    from tensorflow_serving.apis.predict_pb2 import PredictRequest
+
+SIGNATURE = "serving_default"
+OUTPUT = "probability"
+# State names of a servable version in the status API (ModelVersionStatus.State): serving, and
+# done (unloaded, or failed to load: then its status carries the error).
+AVAILABLE, END = "AVAILABLE", "END"
+# The signature's dtypes as the metadata API names them (tensorflow.DataType).
+DATA_TYPES = {"float32": "DT_FLOAT", "string": "DT_STRING"}
+
+
+def signature_spec(schema: Schema) -> dict[str, Any]:
+    """`serving_default` as TensorFlow describes it: input and output names, dtypes and shapes."""
+    return {
+        "inputs": {
+            "dense": {"dtype": "float32", "shape": [None, len(schema.dense)]},
+            "categorical": {"dtype": "string", "shape": [None, len(schema.categorical)]},
+        },
+        "outputs": {OUTPUT: {"dtype": "float32", "shape": [None]}},
+    }
+
+
+# --- published versions -------------------------------------------------------------------------
+
+def parse_version(name: str) -> int | None:
+    """TF Serving's reading of a folder name: decimal digits only (`00000123` is 123)."""
+    return int(name) if name.isdigit() else None
+
+
+def published_versions(base_path: Path) -> dict[int, Path]:
+    """Version number -> folder, for the integer-named folders under a model's base path (what TF
+    Serving loads; staging folders such as `.tmp-...` are not versions)."""
+    if not base_path.is_dir():
+        return {}
+    found = {}
+    for child in base_path.iterdir():
+        version = parse_version(child.name)
+        if version is not None and child.is_dir():
+            found[version] = child
+    return found
+
+
+# --- asking a server ----------------------------------------------------------------------------
+
+def version_states(rest_url: str, model_name: str, access: Access | None = None,
+                   timeout: float = 5) -> dict[int, dict[str, Any]]:
+    """Version -> its status entry ({"state", "status": {"error_code", "error_message"}}), from
+    GET /v1/models/<model>; {} when the server does not know the model. Raises requests'
+    errors when the server cannot be asked."""
+    import requests
+
+    access = access or Access.from_environment()
+    reply = requests.get(f"{rest_url}/v1/models/{model_name}", timeout=timeout, headers=access.headers(),
+                         verify=access.verify)
+    if reply.status_code == 404:
+        return {}
+    reply.raise_for_status()
+    return {int(v["version"]): v for v in reply.json().get("model_version_status", [])}
+
+
+def is_available(rest_url: str, model_name: str, version: int | None = None, access: Access | None = None) -> bool:
+    """Whether the server serves `version` (any version when None) of the model now."""
+    import requests
+
+    try:
+        states = version_states(rest_url, model_name, access, timeout=2)
+    except (requests.RequestException, ValueError):
+        return False
+    return any(entry.get("state") == AVAILABLE for number, entry in states.items() if version in (None, number))
+
+
+# --- requests -----------------------------------------------------------------------------------
+
+def rest_predict_body(features: Features) -> bytes:
+    """Row-format predict body: {"instances": [{"dense": [...], "categorical": [...]}, ...]}.
+
+    Dense values are written with 6 decimals: bodies stay short, and float32 keeps about 7 digits."""
+    dense = np.round(np.asarray(features.dense, dtype=np.float64), 6).tolist()
+    instances = [{"dense": d, "categorical": c} for d, c in zip(dense, features.categorical.astype(str).tolist())]
+    return json.dumps({"instances": instances}, separators=(",", ":")).encode()
+
+
+def grpc_predict_request(model_name: str, features: Features) -> PredictRequest:
+    """A PredictRequest for `serving_default` with no version: the newest AVAILABLE one answers."""
+    import tensorflow as tf
+    from tensorflow_serving.apis import predict_pb2
+
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = model_name
+    request.model_spec.signature_name = SIGNATURE
+    request.inputs["dense"].CopyFrom(tf.make_tensor_proto(features.dense, dtype=tf.float32))
+    request.inputs["categorical"].CopyFrom(tf.make_tensor_proto(features.categorical.astype(object), dtype=tf.string))
+    return request
+
+
+# --- access to a secured server -----------------------------------------------------------------
+
+def read_api_keys(path: Path) -> list[str]:
+    """The keys of an API-key file: one per line, `#` starts a comment (the server's format)."""
+    lines = (line.split("#", 1)[0].strip() for line in Path(path).read_text().splitlines())
+    return [line for line in lines if line]
+
+
+@dataclass(frozen=True)
+class Access:
+    """How a client reaches the server: TLS trusting `ca_file` when set, and an API key when set."""
+
+    ca_file: str = ""
+    api_key: str = ""
+
+    @classmethod
+    def from_environment(cls) -> Access:
+        """SERVING_CA_FILE; SERVING_API_KEY, else the first key in SERVING_API_KEY_FILE (e.g. certs/api_keys.txt)."""
+        key = settings.setting("SERVING_API_KEY")
+        key_file = settings.setting("SERVING_API_KEY_FILE")
+        if not key and key_file:
+            key = next(iter(read_api_keys(Path(key_file))), "")
+        return cls(settings.setting("SERVING_CA_FILE"), key)
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+
+    def grpc_metadata(self) -> tuple[tuple[str, str], ...]:
+        return (("authorization", f"Bearer {self.api_key}"),) if self.api_key else ()
+
+    @property
+    def verify(self) -> str | bool:
+        """`verify=` for requests: the CA file when set, else the system's trust store."""
+        return self.ca_file or True
+
+    def grpc_credentials(self) -> grpc.ChannelCredentials | None:
+        """TLS credentials trusting the CA, or None for a plain channel."""
+        if not self.ca_file:
+            return None
+        import grpc
+
+        return grpc.ssl_channel_credentials(root_certificates=Path(self.ca_file).read_bytes())
+
+    def grpc_channel(self, target: str) -> grpc.Channel:
+        import grpc
+
+        credentials = self.grpc_credentials()
+        return grpc.secure_channel(target, credentials) if credentials else grpc.insecure_channel(target)
+
+    def grpc_aio_channel(self, target: str) -> grpc.aio.Channel:
+        import grpc
+
+        credentials = self.grpc_credentials()
+        return grpc.aio.secure_channel(target, credentials) if credentials else grpc.aio.insecure_channel(target)

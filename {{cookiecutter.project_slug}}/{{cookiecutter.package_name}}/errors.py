@@ -1,0 +1,28 @@
+"""The project's errors: one base, so the command line turns every expected failure into one clear
+line (`Error: ...`, exit status 1) and anything else stays a traceback worth reporting."""
+
+from __future__ import annotations
+
+
+class ProjectError(Exception):
+    """An expected failure; the message names the thing and the fix."""
+
+
+class DataError(ProjectError):
+    """A schema or data file cannot be used as it is."""
+
+
+class ExportError(ProjectError):
+    """A model was not exported, published or verified; nothing under models/ changed."""
+
+
+class StackError(ProjectError):
+    """`serve`, `stop` or `status` cannot do what was asked (ports taken, no engine, no model)."""
+
+
+class LoadTestError(ProjectError):
+    """A load test cannot start (server, model, schema) or one of its checks failed."""
+
+
+class DashboardError(ProjectError):
+    """The dashboards cannot be built or pushed."""

@@ -1,0 +1,51 @@
+"""The project's settings and folders. A setting comes from the environment first, then from the
+project's .env (names, ports, images), as docker compose and the Makefile read them."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+# The folder that holds the package, .env, compose/ and loadtests/.
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+COMPOSE_DIR = PROJECT_ROOT / "compose"
+LOCUSTFILE = PROJECT_ROOT / "loadtests" / "locustfile.py"
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines of a .env file; comments and blank lines skipped, quotes stripped."""
+    values: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, value = line.split("=", 1)
+        values[key.strip()] = value.strip().strip("'\"")
+    return values
+
+
+@lru_cache(maxsize=1)
+def _env_file() -> dict[str, str]:
+    path = PROJECT_ROOT / ".env"
+    return read_env_file(path) if path.is_file() else {}
+
+
+def setting(key: str, fallback: str = "") -> str:
+    return os.environ.get(key) or _env_file().get(key) or fallback
+
+
+def model_name() -> str:
+    return setting("MODEL_NAME", "ctr")
+
+
+def rest_port() -> int:
+    return int(setting("REST_PORT", "8501"))
+
+
+def grpc_port() -> int:
+    return int(setting("GRPC_PORT", "8500"))
+
+
+def metrics_port() -> int:
+    return int(setting("LOADTEST_METRICS_PORT", "9646"))
