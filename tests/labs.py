@@ -3,8 +3,10 @@
 The rules a lab follows (docs/README.md repeats them for authors):
 
 - Every ```bash block is a step, run in lab order, each with `bash -euo pipefail`.
-- A ```bash block is skipped when its info string says `docker-only` or `skip-test`
-  (```bash title="docker-only"), or when the line before it is `<!-- skip-test -->`.
+- A ```bash block is skipped when its info string says `skip-test` or `needs-grafana` (no Grafana
+  runs here), or when the line before it is `<!-- skip-test -->`. A block whose info string says
+  `docker-only` (```bash title="docker-only") runs where a Docker engine with Compose answers, and
+  is skipped elsewhere (with REQUIRE_DOCKER=1 a missing engine is a failure instead).
 - A ```text block is the expected output of the nearest ```bash block above it in the same file.
   Each of its lines must appear in the step's output (stdout and stderr together), anywhere, in
   any order; `...` inside a line matches anything, a line that is only `...` matches nothing, and
@@ -25,7 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 FENCE = re.compile(r"^(?P<indent>\s*)```(?P<info>.*)$")
-SKIP_INFO = ("docker-only", "skip-test")
+SKIP_INFO = ("skip-test", "needs-grafana")
+DOCKER_INFO = "docker-only"
 SKIP_COMMENT = "<!-- skip-test -->"
 UNCHECKED_COMMENT = "<!-- unchecked -->"
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -37,6 +40,7 @@ class Step:
     line: int  # line of the opening fence
     command: str
     skipped: bool = False
+    docker: bool = False  # runs only where a Docker engine answers
     expected: list[str] = field(default_factory=list)  # lines that must appear in the output
 
     @property
@@ -66,7 +70,7 @@ def parse_lab(path: Path) -> list[Step]:
         language = info.split()[0] if info else ""
         if language == "bash":
             skipped = previous == SKIP_COMMENT or any(word in info for word in SKIP_INFO)
-            steps.append(Step(path.name, index + 1, "\n".join(body) + "\n", skipped))
+            steps.append(Step(path.name, index + 1, "\n".join(body) + "\n", skipped, DOCKER_INFO in info))
         elif language == "text" and steps and previous != UNCHECKED_COMMENT:
             steps[-1].expected.extend(line for line in body if not _is_wildcard(line))
         previous = ""

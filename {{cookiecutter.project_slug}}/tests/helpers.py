@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +18,7 @@ from {{ cookiecutter.package_name }}.data.schema import Schema, load_schema
 from {{ cookiecutter.package_name }}.settings import PROJECT_ROOT
 
 # Every variable of .env that names a port: scratch projects get free ones.
-PORT_SETTINGS = ("REST_PORT", "GRPC_PORT", "PROMETHEUS_PORT", "GRAFANA_PORT", "LOADTEST_METRICS_PORT")
+PORT_SETTINGS = ("REST_PORT", "GRPC_PORT", "PROMETHEUS_PORT", "GRAFANA_PORT", "LOADTEST_METRICS_PORT", "LOCUST_WEB_PORT")
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,24 @@ def scratch_project(root: Path, models_dir: Path | None = None, **settings: str)
     return root
 
 
+def copy_project(root: Path, models_dir: Path | None = None, **settings: str) -> Path:
+    """A scratch copy of the whole project (code, Makefile, compose/), to run `make` targets in."""
+    scratch_project(root, models_dir, **settings)
+    for name in ("Makefile", "pyproject.toml", "requirements.txt"):
+        shutil.copy(PROJECT_ROOT / name, root / name)
+    for folder in ("{{ cookiecutter.package_name }}", "embedded_tfserving", "loadtests", "dashboards"):
+        shutil.copytree(PROJECT_ROOT / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    return root
+
+
+def make(root: Path, target: str, *variables: str, timeout: float = 600,
+         env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`make TARGET` in a project with the running interpreter's venv (-o: never reinstall it)."""
+    venv = Path(sys.prefix)
+    return subprocess.run(["make", "-o", f"{venv}/.installed", target, f"VENV={venv}", *variables], cwd=root,
+                          capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
+
+
 def read_env(root: Path) -> dict[str, str]:
     from {{ cookiecutter.package_name }}.settings import read_env_file
 
@@ -96,9 +116,9 @@ def require_prometheus_tool(name: str) -> str:
 SCRAPE_SECONDS = 1  # the scrape interval the dashboard tests give Prometheus
 
 
-def grafana_substitute(expr: str, model: str) -> str:
+def grafana_substitute(expr: str, model: str, scrape_seconds: int = SCRAPE_SECONDS) -> str:
     """What Grafana sends: $__rate_interval = max($__interval + scrape, 4 * scrape) with the
     smallest $__interval (one scrape interval)."""
-    rate_interval = max(2 * SCRAPE_SECONDS, 4 * SCRAPE_SECONDS)
-    return (expr.replace("$__rate_interval", f"{rate_interval}s").replace("$__interval", f"{SCRAPE_SECONDS}s")
+    rate_interval = max(2 * scrape_seconds, 4 * scrape_seconds)
+    return (expr.replace("$__rate_interval", f"{rate_interval}s").replace("$__interval", f"{scrape_seconds}s")
             .replace("$__range", "5m").replace("$model", model))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 from pathlib import Path
 
@@ -14,21 +13,21 @@ from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
 from {{ cookiecutter.package_name }}.settings import PROJECT_ROOT, read_env_file
+from {{ cookiecutter.package_name }}.stack import compose_file
 
 from ..helpers import require_prometheus_tool
 
 COMPOSE_DIR = PROJECT_ROOT / "compose"
 COMPOSE_FILE = COMPOSE_DIR / "docker-compose.yml"
 ENV = read_env_file(PROJECT_ROOT / ".env")
-VARIABLE = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
-
-
 def interpolated_compose() -> dict:
-    """The compose file with ${VAR} taken from .env, as compose does before validating."""
+    """The compose file with its variables taken from .env, as compose does before validating."""
     text = COMPOSE_FILE.read_text()
-    missing = sorted(set(VARIABLE.findall(text)) - set(ENV))
+    optional = set(compose_file.defaults(text)) | {"LOCUST_MASTER_OPTIONS"}
+    used = {m["name"] for m in compose_file.VARIABLE.finditer(text) if m["name"]}
+    missing = sorted(used - set(ENV) - optional)
     assert not missing, f"compose file uses variables that .env does not define: {missing}"
-    return yaml.safe_load(VARIABLE.sub(lambda m: ENV[m.group(1)], text))
+    return yaml.safe_load(compose_file.interpolate(text, ENV))
 
 
 def test_compose_file_matches_the_compose_spec() -> None:
@@ -68,6 +67,15 @@ def test_profiles_choose_exactly_one_tfserving() -> None:
     assert gpu["deploy"]["resources"]["reservations"]["devices"][0]["capabilities"] == ["gpu"]
     assert "tfserving" in gpu["networks"]["default"]["aliases"]
     assert services["grafana"]["depends_on"]["prometheus"]["condition"] == "service_healthy"
+
+
+def test_every_image_comes_from_env_with_the_upstream_image_as_default() -> None:
+    """Users keep the upstream images; `make use-local-images` only rewrites .env lines."""
+    raw = yaml.safe_load(COMPOSE_FILE.read_text())
+    for name, service in raw["services"].items():
+        match = compose_file.VARIABLE.fullmatch(service["image"])
+        assert match and match["op"] == ":-", f"{name}: image {service['image']!r} is not $" + "{VAR:-upstream image}"
+        assert ENV[match["name"]] == match["default"], f"{name}: .env's {match['name']} differs from the compose default"
 
 
 def test_healthcheck_asks_for_the_configured_model() -> None:

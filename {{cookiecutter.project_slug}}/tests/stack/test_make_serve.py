@@ -6,35 +6,19 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import requests
 
-from {{ cookiecutter.package_name }}.settings import PROJECT_ROOT
-
-from ..helpers import read_env, require_prometheus_tool, scratch_project
+from .. import helpers
+from ..helpers import copy_project, read_env, require_prometheus_tool
 
 pytestmark = pytest.mark.slow
 
 
-def copy_project(dst: Path, models_dir: Path) -> Path:
-    root = scratch_project(dst, models_dir)
-    for name in ("Makefile", "pyproject.toml", "requirements.txt"):
-        shutil.copy(PROJECT_ROOT / name, root / name)
-    for folder in ("{{ cookiecutter.package_name }}", "embedded_tfserving", "loadtests"):
-        shutil.copytree(PROJECT_ROOT / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
-    return root
-
-
 def make(root: Path, target: str, *variables: str) -> subprocess.CompletedProcess:
-    # Use the running interpreter's venv; -o keeps make from reinstalling it (`setup`).
-    venv = Path(sys.prefix)
-    return subprocess.run(
-        ["make", "-o", f"{venv}/.installed", target, f"VENV={venv}", "SERVE_MODE=embedded", *variables],
-        cwd=root, capture_output=True, text=True, timeout=300,
-    )
+    return helpers.make(root, target, "SERVE_MODE=embedded", *variables, timeout=300)
 
 
 def test_make_serve_then_stop(tmp_path: Path, published_model) -> None:

@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "serve": "serve:serve_command",
     "stop": "serve:stop_command",
     "status": "serve:status_command",
+    "images": "images:images_group",
     "loadtest": "loadtest:loadtest_group",
     "bench": "loadtest:bench_command",
     "soak": "loadtest:soak_command",

@@ -130,16 +130,25 @@ def batching_command(levels: tuple[int, ...], level_seconds: float, protocol: st
               help="upper bound of the whole run in seconds")
 @click.option("--corrupt/--no-corrupt", default=True, show_default=True,
               help="finally publish a corrupt version and check that it never takes traffic")
+@click.option("--against", type=click.Choice(["embedded", "running"]), default="embedded", show_default=True,
+              help="embedded: a server of its own on a copy of the model; running: the server `make serve` runs "
+                   "(compose or embedded), publishing into --models-dir and removing those versions afterwards")
+@click.option("--host", default=lambda: f"http://127.0.0.1:{settings.rest_port()}", show_default="REST_PORT",
+              help="with --against running: REST base URL of the running server")
+@click.option("--grpc-target", default=lambda: f"127.0.0.1:{settings.grpc_port()}", show_default="GRPC_PORT",
+              help="with --against running: host:port of its gRPC API")
 @_served_model
 @_common
-def swap_command(users: int, interval: float, max_duration: float, corrupt: bool, models_dir: Path,
-                 in_place: bool, model_name: str, rows: int, metrics_port: int, reports_dir: Path) -> None:
+def swap_command(users: int, interval: float, max_duration: float, corrupt: bool, against: str, host: str,
+                 grpc_target: str, models_dir: Path, in_place: bool, model_name: str, rows: int, metrics_port: int,
+                 reports_dir: Path) -> None:
     """Publish 2 new versions, a rollback and a corrupt version under gRPC load; no request may fail."""
     from ..loadtest.scenarios import swap
 
     _finish(swap.run(swap.SwapOptions(
         models_dir=models_dir, model_name=model_name, users=users, interval=interval, max_duration=max_duration,
         rows=rows, corrupt=corrupt, in_place=in_place, metrics_port=metrics_port, reports_dir=reports_dir,
+        against=against, rest_url=host.rstrip("/"), grpc_target=grpc_target,
     )))
 
 

@@ -20,30 +20,32 @@ mode_option = click.option(
 @click.option("--timeout", default=180.0, show_default=True, help="Seconds to wait for the model to be AVAILABLE.")
 @click.option("--no-prometheus", is_flag=True, help="Embedded mode: do not start a local Prometheus.")
 def serve_command(mode: str | None, timeout: float, no_prometheus: bool) -> None:
-    """Serve the models: TF Serving + Prometheus + Grafana in docker compose, or without Docker
-    the embedded server (+ Prometheus when installed), in the background."""
+    """Serve the models: TF Serving + Prometheus + Grafana in docker compose (COMPOSE_PROFILES picks
+    cpu, gpu or secure), or without Docker the embedded server (+ Prometheus when installed)."""
     project = Project.load()
     if choose_mode(mode) == "compose":
-        compose.up(project, timeout)
-        click.echo("compose stack is up")
+        started = compose.up(project, timeout, say=click.echo)
+        click.echo(f"compose stack is up (profiles {', '.join(started)})")
+        _print_urls(project, {c.service for c in compose.containers(project)})
     else:
         found = embedded.start(project, timeout=timeout, with_prometheus=not no_prometheus)
         click.echo(f"embedded server is up (logs and pid files in {project.run_dir})")
         if found.prometheus is None and not no_prometheus:
             click.echo("prometheus is not installed: metrics are served, but nothing scrapes them")
-    _print_urls(project)
+        _print_urls(project, None, prometheus=found.prometheus is not None)
 
 
 @click.command("stop")
-def stop_command() -> None:
+@click.option("--volumes", is_flag=True, help="Compose: also remove the Prometheus and Grafana data volumes.")
+def stop_command(volumes: bool) -> None:
     """Stop exactly what `serve` started (recorded pid files, this project's compose containers)."""
     project = Project.load()
     stopped = embedded.stop(project)
     for what in stopped:
         click.echo(f"stopped {what}")
-    if docker_engine_error() is None and compose.down(project):
+    if docker_engine_error() is None and compose.down(project, volumes=volumes):
         stopped.append("compose stack")
-        click.echo("stopped the compose stack")
+        click.echo("stopped the compose stack" + (" and removed its volumes" if volumes else ""))
     if not stopped:
         click.echo("nothing was running")
 
@@ -61,18 +63,23 @@ def status_command() -> None:
     if not running and not containers:
         click.echo("nothing is running: start it with `make serve`")
         return
-    _print_urls(project, compose_mode=bool(containers), prometheus=any(r.name == embedded.PROMETHEUS for r in running))
+    if containers:
+        _print_urls(project, {c.service for c in containers if c.status == "running"})
+    else:
+        _print_urls(project, None, prometheus=any(r.name == embedded.PROMETHEUS for r in running))
 
 
-def _print_urls(project: Project, compose_mode: bool | None = None, prometheus: bool = True) -> None:
-    if compose_mode is None:
-        compose_mode = not embedded.running(project)
-    found = embedded.urls(project, with_prometheus=compose_mode or prometheus)
+def _print_urls(project: Project, services: set[str] | None, prometheus: bool = True) -> None:
+    """The URLs of what runs: `services` of the compose stack, or (None) the embedded server."""
+    secure = services is not None and "proxy" in services
+    found = embedded.urls(project, with_prometheus=prometheus if services is None else "prometheus" in services,
+                          tls=secure)
     click.echo(f"model {project.model_name}: {model_versions(found.rest, project.model_name)}")
-    click.echo(f"  REST     {found.rest}/v1/models/{project.model_name}")
-    click.echo(f"  gRPC     {found.grpc}")
-    click.echo(f"  metrics  {found.metrics}")
+    click.echo(f"  REST     {found.rest}/v1/models/{project.model_name}" + ("  (TLS, API key)" if secure else ""))
+    click.echo(f"  gRPC     {found.grpc}" + ("  (TLS, API key)" if secure else ""))
+    click.echo(f"  metrics  {'inside the compose network only: tfserving:8501' if secure else found.rest}"
+               "/monitoring/prometheus/metrics")
     if found.prometheus:
         click.echo(f"  Prometheus {found.prometheus}")
-    if compose_mode:
+    if services is not None and "grafana" in services:
         click.echo(f"  Grafana  http://127.0.0.1:{project.port('GRAFANA_PORT')} (anonymous viewer; admin password in .env)")

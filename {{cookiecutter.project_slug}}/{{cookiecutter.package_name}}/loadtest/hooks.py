@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import gevent
+from gevent.lock import Semaphore
 from locust import events
 from locust.runners import MasterRunner, WorkerRunner
 
@@ -58,37 +59,47 @@ def grpc_target(options: Any) -> str:
 
 # --- request pools: built once per process at init, before any user runs -------------------------
 
+_environment: Any = None  # Locust's, once init has run
 _pools: dict[str, list[Any]] = {}
+# Building a pool imports TensorFlow (gRPC), which can yield to gevent: a worker may then start
+# users (on the master's orders) before init is done, so a user that comes early waits here.
+_building = Semaphore()
 
 
 def pool(protocol: str) -> list[Any]:
+    if protocol not in _pools:
+        with _building:
+            if protocol not in _pools and _environment is not None:
+                _build_pool(_environment.parsed_options, protocol)
     return _pools[protocol]
 
 
-def _build_pools(environment: Any) -> None:
-    options = environment.parsed_options
-    protocols = {getattr(user_class, "protocol", "rest") for user_class in environment.user_classes}
+def _build_pool(options: Any, protocol: str) -> None:
     started = time.perf_counter()
-    if "rest" in protocols:
+    if protocol == "rest":
         _pools["rest"] = payloads.rest_bodies(options.rows, options.pool_size, options.payload_seed)
-    if "grpc" in protocols:
+    else:
         _pools["grpc"] = payloads.grpc_requests(options.model_name, options.rows, options.pool_size, options.payload_seed)
-    logger.info("built %s request pools (%d rows per request) in %.1fs",
-                "/".join(sorted(protocols)), options.rows, time.perf_counter() - started)
+    logger.info("built the %s request pool (%d rows per request) in %.1fs", protocol, options.rows,
+                time.perf_counter() - started)
+
+
+def _build_pools(environment: Any) -> None:
+    protocols = {getattr(user_class, "protocol", "rest") for user_class in environment.user_classes}
+    for protocol in sorted(protocols):
+        pool(protocol)
 
 
 # --- client-side metrics for Prometheus ---------------------------------------------------------
 
 _local_observations = True  # False in workers: they ship observations to the master instead
 _buffer: list[tuple[str, bool, float]] = []
+_worker_requests: dict[str, int] = {}  # in a master: requests each worker reported
 _request_log: list[tuple[float, float, int, int | None]] = []
 
 
 def _protocol(request_type: str) -> str:
     return "grpc" if request_type == "grpc" else "rest"
-
-
-_environment: Any = None
 
 
 @events.init.add_listener
@@ -137,8 +148,10 @@ def ship_observations(client_id: str, data: dict, **_: Any) -> None:
 def receive_observations(client_id: str, data: dict, **_: Any) -> None:
     from . import metrics
 
-    for protocol, ok, seconds in data.get("loadtest_observations", []):
+    observations = data.get("loadtest_observations", [])
+    for protocol, ok, seconds in observations:
         metrics.observe(protocol, ok, seconds)
+    _worker_requests[client_id] = _worker_requests.get(client_id, 0) + len(observations)
 
 
 @events.quitting.add_listener
@@ -159,6 +172,7 @@ def write_files(environment: Any, **_: Any) -> None:
             "cpu_warning": bool(getattr(runner, "cpu_warning_emitted", False)),
             "worker_cpu_warning": bool(getattr(runner, "worker_cpu_warning_emitted", False)),
             "user_classes": [user_class.__name__ for user_class in environment.user_classes],
+            "worker_requests": _worker_requests,  # distributed runs: what each worker sent
         }))
 
 

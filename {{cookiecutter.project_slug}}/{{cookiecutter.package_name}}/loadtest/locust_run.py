@@ -166,3 +166,18 @@ def _result(spec: LocustRun, returncode: int, interrupted: bool, peak: float, lo
         log=log,
         request_logs=sorted(spec.out_dir.glob(f"{spec.label}-requests-*.csv")),
     )
+
+
+# One request of a run with request_log: (time.time(), latency ms, 1 if ok else 0, served version or None).
+Request = tuple[float, float, int, int | None]
+
+
+def read_requests(paths: list[Path]) -> list[Request]:
+    """Every request of a run's request logs, in time order."""
+    rows = []
+    for path in paths:
+        with path.open() as file:
+            for row in csv.DictReader(file):
+                version = int(row["version"]) if row["version"] not in ("", "None") else None
+                rows.append((float(row["time"]), float(row["latency_ms"]), int(row["ok"]), version))
+    return sorted(rows)

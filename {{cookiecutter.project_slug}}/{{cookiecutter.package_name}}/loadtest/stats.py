@@ -10,6 +10,21 @@ PERCENTILE_RULE = ("pN = the value at 0-based position floor(N/100 * count) of t
                    "(Locust's rule, which Locust applies to its rounded response times)")
 
 
+def failure_windows(requests: Sequence[tuple[float, float, int, int | None]], start: float,
+                    gap: float = 1.0) -> list[dict[str, float]]:
+    """Periods with failed requests (seconds from `start`): failures less than `gap` apart share one."""
+    windows: list[dict[str, float]] = []
+    for t, _, ok, _ in requests:
+        if ok:
+            continue
+        if windows and t - start - windows[-1]["end_s"] < gap:
+            windows[-1]["end_s"] = round(t - start, 2)
+            windows[-1]["failures"] += 1
+        else:
+            windows.append({"start_s": round(t - start, 2), "end_s": round(t - start, 2), "failures": 1})
+    return windows
+
+
 def percentile(values: Sequence[float], q: float) -> float | None:
     """The q-quantile (0 <= q <= 1) by PERCENTILE_RULE; None for no values."""
     if not values:

@@ -1,25 +1,45 @@
 """Compose mode: `docker compose` drives the stack; the docker SDK reads container state and logs.
 
 Every command runs from the project root as
-  docker compose --env-file .env -f compose/docker-compose.yml --profile cpu|gpu ...
-so compose interpolates ${...} from the project's .env and resolves paths relative to compose/.
+  docker compose --env-file .env -f compose/docker-compose.yml --profile ... ...
+so compose interpolates ${...} from the project's .env (the environment wins, as everywhere) and
+resolves paths relative to compose/. `up` starts nothing until every image it needs is here or
+pullable and every port it publishes is free; if the stack does not become healthy, it is taken
+down again: never half up.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from ..errors import StackError
+from . import compose_file, images
+from .ports import require_free
 from .project import Project, require_published_model
 
+# Every profile of the compose file: `down` names them all, so it removes whatever runs.
+ALL_PROFILES = ("cpu", "gpu", "secure", "grafana", "loadtest")
+PORT_SETTINGS = ("REST_PORT", "GRPC_PORT", "PROMETHEUS_PORT", "GRAFANA_PORT")
+Say = Callable[[str], None]
 
-def compose_command(project: Project, *args: str) -> list[str]:
-    profile = "gpu" if project.use_gpu else "cpu"
-    return [
-        "docker", "compose", "--env-file", str(project.root / ".env"),
-        "-f", str(project.compose_file), "--profile", profile, *args,
-    ]
+
+def compose_command(project: Project, *args: str, profiles: Sequence[str] = ()) -> list[str]:
+    flags = [flag for profile in profiles for flag in ("--profile", profile)]
+    return ["docker", "compose", "--env-file", str(project.root / ".env"), "-f", str(project.compose_file), *flags, *args]
+
+
+def run_compose(project: Project, *args: str, profiles: Sequence[str] = (), capture: bool = False,
+                env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`docker compose ...` with the project's settings (compose gives the environment precedence
+    over --env-file, so they are passed as the environment), the profiles given here rather than
+    COMPOSE_PROFILES, and `env` on top (LOCUST_MASTER_OPTIONS, say)."""
+    env = {key: value for key, value in {**os.environ, **project.env, **(env or {})}.items() if key != "COMPOSE_PROFILES"}
+    return subprocess.run(compose_command(project, *args, profiles=profiles), cwd=project.root, env=env,
+                          capture_output=capture, text=True)
 
 
 def project_name(project: Project) -> str:
@@ -38,6 +58,20 @@ def require_compose_plugin() -> None:
         )
 
 
+def profiles(project: Project) -> list[str]:
+    """COMPOSE_PROFILES (the environment, else .env): exactly one of cpu, gpu or secure, and grafana."""
+    default = "gpu" if project.use_gpu else "cpu"
+    chosen = [p.strip() for p in project.env.get("COMPOSE_PROFILES", default).split(",") if p.strip()]
+    unknown = sorted(set(chosen) - set(ALL_PROFILES))
+    servers = [p for p in chosen if p in compose_file.SERVER_PROFILES]
+    if unknown or len(servers) != 1:
+        raise StackError(f"COMPOSE_PROFILES={','.join(chosen)!r} must name exactly one of cpu, gpu or secure "
+                         f"(which TF Serving runs), plus grafana or loadtest if wanted")
+    return chosen
+
+
+# --- state --------------------------------------------------------------------------------------
+
 @dataclass(frozen=True)
 class Container:
     service: str
@@ -46,12 +80,20 @@ class Container:
     health: str | None
 
 
-def containers(project: Project) -> list[Container]:
+def _docker() -> Any:
     import docker
 
-    client = docker.from_env()
+    return docker.from_env(timeout=30)
+
+
+def _labelled(project: Project, *labels: str) -> dict[str, list[str]]:
+    return {"label": [f"com.docker.compose.project={project_name(project)}", *labels]}
+
+
+def containers(project: Project) -> list[Container]:
+    client = _docker()
     try:
-        found = client.containers.list(all=True, filters={"label": f"com.docker.compose.project={project_name(project)}"})
+        found = client.containers.list(all=True, filters=_labelled(project))
         return [
             Container(
                 service=c.labels.get("com.docker.compose.service", "?"),
@@ -65,35 +107,84 @@ def containers(project: Project) -> list[Container]:
         client.close()
 
 
-def service_logs(project: Project, service: str, lines: int = 40) -> str:
-    import docker
-
-    client = docker.from_env()
+def leftovers(project: Project) -> dict[str, list[str]]:
+    """The project's containers, networks and volumes that exist now, by kind."""
+    client = _docker()
     try:
-        found = client.containers.list(all=True, filters={"label": [
-            f"com.docker.compose.project={project_name(project)}", f"com.docker.compose.service={service}",
-        ]})
+        filters = _labelled(project)
+        return {"containers": [c.name for c in client.containers.list(all=True, filters=filters)],
+                "networks": [n.name for n in client.networks.list(filters=filters)],
+                "volumes": [v.name for v in client.volumes.list(filters=filters)]}
+    finally:
+        client.close()
+
+
+def service_logs(project: Project, service: str, lines: int = 40) -> str:
+    client = _docker()
+    try:
+        found = client.containers.list(all=True, filters=_labelled(project, f"com.docker.compose.service={service}"))
         return "\n".join(c.logs(tail=lines).decode(errors="replace") for c in found) or "(no logs)"
     finally:
         client.close()
 
 
-def up(project: Project, timeout: float) -> None:
+# --- up and down --------------------------------------------------------------------------------
+
+def _missing_image_message(project: Project, missing: list[images.Unavailable]) -> str:
+    names = "; ".join(f"{m.service}: {m.image} ({m.why})" for m in missing)
+    local = "\n".join(f"  {key}={value}" for key, value in images.local_settings(project).items())
+    return (f"cannot start the compose stack: these images are neither here nor pullable: {names}. Nothing was "
+            "started. Either build local images and point .env at them:\n"
+            f"  make images && make use-local-images   (sets in .env:\n{local})\n"
+            "or serve without Docker: SERVE_MODE=embedded make serve")
+
+
+def check_startable(project: Project, chosen: list[str], say: Say) -> list[str]:
+    """The profiles to start with: Grafana left out (said) when its image cannot be had; StackError
+    when another image is missing or a port is taken, before anything starts."""
+    needed = images.images_of(project, chosen)
+    missing = images.unavailable(needed)
+    grafana = [m for m in missing if m.service == "grafana"]
+    if grafana:
+        chosen = [p for p in chosen if p != "grafana"]
+        say(f"Grafana's image {grafana[0].image} cannot be had here ({grafana[0].why}): the stack runs without "
+            "Grafana; its dashboards are in dashboards/ for any Grafana")
+    missing = [m for m in missing if m.service != "grafana"]
+    if missing:
+        raise StackError(_missing_image_message(project, missing))
+    services = compose_file.active_services(compose_file.load(project), chosen)
+    names = {project.port(key): key for key in PORT_SETTINGS}
+    require_free({names.get(port, f"port {port}"): port
+                  for service in services.values() for port in compose_file.published_ports(service)})
+    return chosen
+
+
+def up(project: Project, timeout: float, say: Say = print) -> list[str]:
+    """Start the stack and wait until every service is healthy; the profiles it started."""
     require_published_model(project)
     require_compose_plugin()
-    cmd = compose_command(project, "up", "-d", "--wait", "--wait-timeout", str(int(timeout)))
-    if subprocess.run(cmd, cwd=project.root).returncode != 0:
-        service = "tfserving-gpu" if project.use_gpu else "tfserving"
-        raise StackError(
-            f"`{' '.join(cmd[:2])} ... up` failed; last lines of the {service} container:\n"
-            + service_logs(project, service)
-        )
+    chosen = check_startable(project, profiles(project), say)
+    result = run_compose(project, "up", "-d", "--wait", "--wait-timeout", str(int(timeout)), profiles=chosen,
+                         capture=True)
+    if result.returncode != 0:
+        unhealthy = [c for c in containers(project) if c.status != "running" or c.health not in (None, "healthy")]
+        logs = "\n".join(f"--- {c.service} ({c.status}, {c.health or 'no healthcheck'}):\n"
+                         + service_logs(project, c.service, 25) for c in unhealthy)
+        down(project, volumes=False)  # never leave a half-up stack
+        output = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
+        raise StackError(f"the compose stack did not come up (it was taken down again):\n{output}\n{logs}")
+    return chosen
 
 
-def down(project: Project) -> bool:
-    """Stop and remove the project's containers (volumes with Prometheus/Grafana data stay)."""
-    if not containers(project):
+def down(project: Project, volumes: bool = False) -> bool:
+    """Remove the project's containers and network (and with `volumes`, its named volumes: the
+    Prometheus and Grafana data). False when there was nothing to remove."""
+    found = leftovers(project)
+    if not found["containers"] and not found["networks"] and not (volumes and found["volumes"]):
         return False
     require_compose_plugin()
-    subprocess.run(compose_command(project, "--profile", "loadtest", "down"), cwd=project.root, check=True)
+    args = ["down", "--remove-orphans", *(["--volumes"] if volumes else [])]
+    result = run_compose(project, *args, profiles=ALL_PROFILES, capture=True)
+    if result.returncode != 0:
+        raise StackError(f"`docker compose down` failed: {(result.stdout + result.stderr).strip()[-2000:]}")
     return True

@@ -8,13 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from embedded_tfserving.errors import StartupError
 from embedded_tfserving.process import ServerProcess
 
 from ..errors import StackError
-from . import processes
+from . import compose_file, processes
 from .ports import require_free
 from .project import Project, require_published_model
 from .prometheus import is_ready, prometheus_binary, prometheus_process, write_local_config
@@ -24,8 +22,7 @@ PROMETHEUS = "prometheus"
 
 
 def tfserving_service(project: Project) -> dict[str, Any]:
-    compose = yaml.safe_load(project.compose_file.read_text())
-    service: dict[str, Any] = compose["services"]["tfserving"]
+    service: dict[str, Any] = compose_file.load(project)["services"]["tfserving"]
     return service
 
 
@@ -75,8 +72,9 @@ class Urls:
     prometheus: str | None
 
 
-def urls(project: Project, with_prometheus: bool) -> Urls:
-    rest = f"http://127.0.0.1:{project.port('REST_PORT')}"
+def urls(project: Project, with_prometheus: bool, tls: bool = False) -> Urls:
+    """Where the stack answers on this machine (the compose stack publishes the same ports)."""
+    rest = f"{'https' if tls else 'http'}://127.0.0.1:{project.port('REST_PORT')}"
     return Urls(
         rest=rest,
         grpc=f"127.0.0.1:{project.port('GRPC_PORT')}",

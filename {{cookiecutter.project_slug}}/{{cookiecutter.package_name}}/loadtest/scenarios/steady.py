@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from ...errors import LoadTestError
 from .. import locust_run, plots, preflight, report
 from ..report import say
+from ..stats import failure_windows
 
 COLUMNS = ("label", "users", "requests", "failures", "rps", "p50_ms", "p95_ms", "p99_ms", "generator_cpu_peak_percent")
 
@@ -39,7 +41,7 @@ def run(options: SteadyOptions) -> dict[str, Any]:
         label="steady", out_dir=run_dir, host=options.host, model_name=options.model_name,
         protocol=options.protocol, users=options.users, spawn_rate=options.spawn_rate, seconds=options.duration,
         rows=options.rows, processes=options.processes, grpc_target=options.grpc_target,
-        metrics_port=options.metrics_port, shape_options=options.shape,
+        metrics_port=options.metrics_port, shape_options=options.shape, request_log=True,
     )
     interrupted = False
     try:
@@ -49,17 +51,29 @@ def run(options: SteadyOptions) -> dict[str, Any]:
     if not result.stats:
         raise LoadTestError(f"Locust wrote no statistics (exit code {result.returncode}); see its log {result.log}")
     row = report.run_row(result, protocol=options.protocol)
+    requests = locust_run.read_requests(result.request_logs)
+    start = requests[0][0] if requests else 0.0
+    # When requests failed: a server restart, say, shows as one window of failures.
+    windows = failure_windows(requests, start)
     warning = report.generator_warning([row])
     warnings = [warning] if warning else []
     summary = {
         "scenario": "steady", "interrupted": interrupted,
         "config": {k: str(v) for k, v in vars(options).items()},
-        "runs": [row], "generator_bottleneck": bool(warning), "warnings": warnings,
+        "runs": [row], "failure_windows": windows, "generator_bottleneck": bool(warning), "warnings": warnings,
     }
-    images = [plots.history_timeline(run_dir / "steady_stats_history.csv", run_dir / "timeline.png")]
+    markers = [(w["start_s"], f"{w['failures']} failed until {w['end_s']:g} s", "red") for w in windows]
+    images = [plots.history_timeline(run_dir / "steady_stats_history.csv", run_dir / "timeline.png"),
+              plots.latency_timeline([(t - start, ms, ok, v) for t, ms, ok, v in requests], markers,
+                                     run_dir / "latency_timeline.png", "Every request's latency (red: failed)")]
     report.write_summary(run_dir, summary)
-    report.write_html(run_dir, "Steady load", [("Result", [row], COLUMNS)], images, notes=warnings)
+    sections: list[tuple[str, Sequence[dict[str, Any]], Sequence[str]]] = [("Result", [row], COLUMNS)]
+    if windows:
+        sections.append(("Failed windows", windows, ("start_s", "end_s", "failures")))
+    report.write_html(run_dir, "Steady load", sections, images, notes=warnings)
     say(report.table([row], COLUMNS))
+    for window in windows:
+        say(f"failed requests from {window['start_s']:g} s to {window['end_s']:g} s: {window['failures']}")
     for note in warnings:
         say(f"WARNING: {note}")
     say(f"report: {run_dir / 'report.html'}")

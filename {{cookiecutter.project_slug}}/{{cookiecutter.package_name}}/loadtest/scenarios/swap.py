@@ -8,7 +8,6 @@ gRPC replies name the version that served, so every move is read from the traffi
 
 from __future__ import annotations
 
-import csv
 import os
 import shutil
 import threading
@@ -17,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ...contract import AVAILABLE, END, published_versions, version_states
+from ...contract import AVAILABLE, END, is_available, published_versions, version_states
 from ...errors import LoadTestError
 from .. import locust_run, plots, preflight, report
 from ..report import say
@@ -40,6 +39,11 @@ class SwapOptions:
     in_place: bool = False
     metrics_port: int = 0
     reports_dir: Path = Path("reports")
+    # "embedded": a server of its own on a copy of the model; "running": the server `make serve`
+    # runs (compose or embedded) at rest_url/grpc_target, publishing into models_dir itself.
+    against: str = "embedded"
+    rest_url: str = ""
+    grpc_target: str = ""
 
 
 @dataclass
@@ -120,16 +124,6 @@ class SwapDriver(threading.Thread):
         return status
 
 
-def read_requests(paths: list[Path]) -> list[tuple[float, float, int, int | None]]:
-    rows = []
-    for path in paths:
-        with path.open() as file:
-            for row in csv.DictReader(file):
-                version = int(row["version"]) if row["version"] not in ("", "None") else None
-                rows.append((float(row["time"]), float(row["latency_ms"]), int(row["ok"]), version))
-    return sorted(rows)
-
-
 def _p99(latencies: list[float]) -> float | None:
     value = percentile(latencies, 0.99)
     return None if value is None else round(value, 2)
@@ -170,40 +164,74 @@ def analyse(steps: list[Step], requests: list[tuple[float, float, int, int | Non
 
 def run(options: SwapOptions) -> dict[str, Any]:
     newest_version(options.models_dir, options.model_name)  # fail before creating a report folder
+    if options.against == "running":
+        return _against_running(options)
     run_dir = report.new_run_dir(options.reports_dir, "swap")
     say(f"version swaps under {options.users} gRPC users -> {run_dir}")
-    interrupted, started = False, time.time()
     with models_root(options.models_dir, options.model_name, options.in_place) as models:
         server = start_server(server_flags(models, batching=True, poll_seconds=1), run_dir / "server.log")
         try:
-            preflight.check_rest(server.rest_url, options.model_name)
-            preflight.check_grpc(server.grpc_target)
-            driver = SwapDriver(options, models, server.rest_url)
-            spec = locust_run.LocustRun(
-                label="swap", out_dir=run_dir, host=server.rest_url, model_name=options.model_name,
-                protocol="grpc", users=options.users, seconds=options.max_duration, rows=options.rows,
-                grpc_target=server.grpc_target, metrics_port=options.metrics_port, request_log=True,
-            )
-            # The driver starts once Locust has started sending, so each version gets traffic.
-            timer = threading.Timer(3.0, driver.start)
-            timer.start()
-            try:
-                result = locust_run.run(spec, progress=say, stop_when=driver.done.is_set)
-            except locust_run.Interrupted as stop:
-                result, interrupted = stop.result, True
-            finally:
-                timer.cancel()
-                driver.cancel.set()
-                if driver.is_alive():  # let a publish in progress finish before the folder goes
-                    driver.join(timeout=30)
+            return _swap(options, run_dir, models, server.rest_url, server.grpc_target)
         finally:
             server.stop()
+
+
+def _against_running(options: SwapOptions) -> dict[str, Any]:
+    """Swaps on the server that runs (in compose: the container reading the mounted models/). The
+    versions published here are removed afterwards, and the server goes back to what it served."""
+    preflight.check_rest(options.rest_url, options.model_name)
+    base = options.models_dir / options.model_name
+    before = set(published_versions(base))
+    run_dir = report.new_run_dir(options.reports_dir, "swap")
+    say(f"version swaps under {options.users} gRPC users on the server at {options.rest_url}, publishing into "
+        f"{base} -> {run_dir}")
+    try:
+        return _swap(options, run_dir, options.models_dir, options.rest_url, options.grpc_target)
+    finally:
+        restore(base, before, options.rest_url, options.model_name)
+
+
+def restore(base: Path, before: set[int], rest_url: str, model_name: str, timeout: float = 120) -> None:
+    """Remove the versions published since `before` and wait until the newest earlier one serves."""
+    added = sorted(set(published_versions(base)) - before)
+    for number in added:
+        shutil.rmtree(base / str(number), ignore_errors=True)
+    if added:
+        say(f"removed the versions this run published ({', '.join(map(str, added))}); waiting for version "
+            f"{max(before)} to serve again")
+        deadline = time.monotonic() + timeout
+        while not is_available(rest_url, model_name, max(before)) and time.monotonic() < deadline:
+            time.sleep(0.5)
+
+
+def _swap(options: SwapOptions, run_dir: Path, models: Path, rest_url: str, grpc_target: str) -> dict[str, Any]:
+    interrupted, started = False, time.time()
+    preflight.check_rest(rest_url, options.model_name)
+    preflight.check_grpc(grpc_target)
+    driver = SwapDriver(options, models, rest_url)
+    spec = locust_run.LocustRun(
+        label="swap", out_dir=run_dir, host=rest_url, model_name=options.model_name,
+        protocol="grpc", users=options.users, seconds=options.max_duration, rows=options.rows,
+        grpc_target=grpc_target, metrics_port=options.metrics_port, request_log=True,
+    )
+    # The driver starts once Locust has started sending, so each version gets traffic.
+    timer = threading.Timer(3.0, driver.start)
+    timer.start()
+    try:
+        result = locust_run.run(spec, progress=say, stop_when=driver.done.is_set)
+    except locust_run.Interrupted as stop:
+        result, interrupted = stop.result, True
+    finally:
+        timer.cancel()
+        driver.cancel.set()
+        if driver.is_alive():  # let a publish in progress finish before the folder goes
+            driver.join(timeout=30)
     return _write(options, run_dir, result, driver, started, interrupted)
 
 
 def _write(options: SwapOptions, run_dir: Path, result: Any, driver: SwapDriver, started: float,
            interrupted: bool) -> dict[str, Any]:
-    requests = read_requests(result.request_logs)
+    requests = locust_run.read_requests(result.request_logs)
     start = requests[0][0] if requests else started
     analysis = analyse(driver.steps, requests, start)
     swaps = [s for s in analysis["steps"] if s["step"] != "corrupt"]

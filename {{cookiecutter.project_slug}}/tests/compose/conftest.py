@@ -1,0 +1,71 @@
+"""Fixtures of the compose tests: a real Docker engine with Compose v2, this project's local images
+(`make images`), and scratch copies of the project whose stack runs on them.
+
+Without an engine these tests skip, saying why; with REQUIRE_DOCKER=1 (CI) they fail instead.
+Grafana cannot run here (no image), so no test needs it; the stack leaves it out and says so.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from {{ cookiecutter.package_name }}.settings import PROJECT_ROOT
+from {{ cookiecutter.package_name }}.stack import images
+from {{ cookiecutter.package_name }}.stack.mode import docker_engine_error
+from {{ cookiecutter.package_name }}.stack.project import Project
+
+from ..helpers import PublishedModel
+from .support import compose_project, serve, tear_down
+
+
+def unavailable(message: str) -> None:
+    if os.environ.get("REQUIRE_DOCKER") == "1":
+        pytest.fail(message + ", and REQUIRE_DOCKER=1")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> None:
+    error = docker_engine_error()
+    if error is not None:
+        unavailable(f"no Docker engine answers ({error}): these tests run the compose stack on a real engine "
+                    "(see ../shared/reference/docker-here.md for one without systemd; CI starts one)")
+    if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode != 0:
+        unavailable("the Docker Compose v2 plugin is not installed (`docker compose version` fails)")
+
+
+@pytest.fixture(scope="session")
+def local_images(docker_engine: None) -> dict[str, str]:
+    """The .env settings of this project's local images, built by `images build` unless all are there."""
+    project = Project.load(PROJECT_ROOT)
+    settings = images.local_settings(project)
+    missing = images.unavailable(dict(settings))
+    if missing:
+        if shutil.which("mmdebstrap") is None:
+            unavailable("the local images are not built and mmdebstrap, which `make images` needs, is not "
+                        "installed (apt-get install mmdebstrap)")
+        built = subprocess.run([sys.executable, "-m", "{{ cookiecutter.package_name }}", "images", "build"],
+                               cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=1800)
+        print(built.stdout + built.stderr[-3000:])
+        assert built.returncode == 0, built.stdout + built.stderr
+    return settings
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, published_model: PublishedModel,
+          local_images: dict[str, str]) -> Iterator[tuple[Path, str]]:
+    """`make serve` in compose mode on a scratch project: (its root, what `serve` printed)."""
+    root = compose_project(tmp_path_factory.mktemp("compose") / "project", published_model, local_images)
+    try:
+        served = serve(root)
+        assert served.returncode == 0, served.stdout + served.stderr
+        yield root, served.stdout + served.stderr
+    finally:
+        tear_down(root)
