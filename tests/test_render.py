@@ -12,11 +12,14 @@ from .helpers import VARIANTS, run_make
 
 # Copied without rendering on purpose: Grafana's JSON carries its own {{ }} syntax.
 VERBATIM = re.compile(r"^dashboards/[^/]+\.json$")
+# What the project's own commands and tests make (its .gitignore): not rendered, not checked.
+OUTPUTS = {".venv", "artifacts", "models", "reports", "run", "build", "__pycache__", ".pytest_cache",
+           ".hypothesis", ".mypy_cache", ".ruff_cache"}
 JINJA = re.compile(r"\{\{|\{%|\{#|cookiecutter\.")
 
 
 def project_files(project: Path) -> list[Path]:
-    return [p for p in project.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+    return [p for p in project.rglob("*") if p.is_file() and not OUTPUTS & set(p.relative_to(project).parts)]
 
 
 def test_no_template_syntax_left(rendered: tuple[str, Path]) -> None:

@@ -55,6 +55,7 @@ def local_images(docker_engine: None) -> dict[str, str]:
                                cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=1800)
         print(built.stdout + built.stderr[-3000:])
         assert built.returncode == 0, built.stdout + built.stderr
+        assert f"TFSERVING_IMAGE={settings['TFSERVING_IMAGE']}" in built.stdout  # says how to point .env at them
     return settings
 
 

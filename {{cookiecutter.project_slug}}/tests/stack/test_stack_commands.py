@@ -15,7 +15,7 @@ import yaml
 
 from embedded_tfserving.process import ChildProcess
 
-from {{ cookiecutter.package_name }}.settings import PROJECT_ROOT
+from {{ cookiecutter.package_name }}.settings import PROJECT_ROOT, read_env_file
 from {{ cookiecutter.package_name }}.stack import embedded, processes
 from {{ cookiecutter.package_name }}.stack.ports import is_free
 from {{ cookiecutter.package_name }}.stack.project import Project
@@ -194,3 +194,20 @@ def test_status_when_nothing_runs(make_project) -> None:
     result = cli(make_project(), "status")
     assert result.returncode == 0, result.stderr
     assert "nothing is running" in result.stdout
+
+
+def test_env_switches_between_local_and_upstream_images(make_project) -> None:
+    root = make_project()
+    original = (root / ".env").read_text()
+    local = cli(root, "images", "use-local")
+    assert local.returncode == 0, local.stderr
+    env = (root / ".env").read_text()
+    name = read_env_file(root / ".env")["COMPOSE_PROJECT_NAME"]
+    for key, role in (("TFSERVING_IMAGE", "model-server"), ("LOCUST_IMAGE", "model-server"),
+                      ("PROMETHEUS_IMAGE", "prometheus"), ("NGINX_IMAGE", "nginx")):
+        assert f"\n{key}=localhost/{name}/{role}:local\n" in env
+    assert env.count("\n") == original.count("\n")  # rewritten in place, comments kept
+    upstream = cli(root, "images", "use-upstream")
+    assert upstream.returncode == 0, upstream.stderr
+    assert (root / ".env").read_text() == original  # .env ships the upstream images
+

@@ -32,17 +32,17 @@ def build_command(rebuild_base: bool) -> None:
 def use_local_command() -> None:
     """Point .env at the images `images build` made."""
     project = Project.load()
-    settings = images.local_settings(project)
-    images.write_settings(project, settings)
-    for key, value in settings.items():
-        click.echo(f".env: {key}={value}")
+    _write_env(project, images.local_settings(project))
 
 
 @images_group.command("use-upstream")
 def use_upstream_command() -> None:
     """Point .env back at the upstream images (the compose file's defaults)."""
     project = Project.load()
-    settings = images.upstream_settings(project)
+    _write_env(project, images.upstream_settings(project))
+
+
+def _write_env(project: Project, settings: dict[str, str]) -> None:
     images.write_settings(project, settings)
     for key, value in settings.items():
         click.echo(f".env: {key}={value}")
