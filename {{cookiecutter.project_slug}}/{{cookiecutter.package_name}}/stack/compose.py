@@ -142,16 +142,14 @@ def _missing_image_message(project: Project, missing: list[images.Unavailable]) 
 def check_startable(project: Project, chosen: list[str], say: Say) -> list[str]:
     """The profiles to start with: Grafana left out (said) when its image cannot be had; StackError
     when another image is missing or a port is taken, before anything starts."""
-    needed = images.images_of(project, chosen)
-    missing = images.unavailable(needed)
-    grafana = [m for m in missing if m.service == "grafana"]
-    if grafana:
+    missing = images.unavailable(images.images_of(project, chosen))
+    required = [m for m in missing if m.service != "grafana"]
+    if required:
+        raise StackError(_missing_image_message(project, required))
+    for grafana in (m for m in missing if m.service == "grafana"):
         chosen = [p for p in chosen if p != "grafana"]
-        say(f"Grafana's image {grafana[0].image} cannot be had here ({grafana[0].why}): the stack runs without "
+        say(f"Grafana's image {grafana.image} cannot be had here ({grafana.why}): the stack runs without "
             "Grafana; its dashboards are in dashboards/ for any Grafana")
-    missing = [m for m in missing if m.service != "grafana"]
-    if missing:
-        raise StackError(_missing_image_message(project, missing))
     services = compose_file.active_services(compose_file.load(project), chosen)
     names = {project.port(key): key for key in PORT_SETTINGS}
     require_free({names.get(port, f"port {port}"): port
