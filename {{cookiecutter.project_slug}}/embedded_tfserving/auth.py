@@ -27,6 +27,12 @@ def _digest(key: str) -> bytes:
     return hashlib.sha256(key.encode()).digest()
 
 
+def read_api_keys(path: Path) -> list[str]:
+    """The keys of an --api_keys_file: one per line, `#` starts a comment (clients read it the same way)."""
+    lines = (line.split("#", 1)[0].strip() for line in Path(path).read_text().splitlines())
+    return [line for line in lines if line]
+
+
 class ApiKeys:
     def __init__(self, keys: Iterable[str]) -> None:
         self._digests = [_digest(k) for k in keys]
@@ -35,8 +41,7 @@ class ApiKeys:
 
     @classmethod
     def read(cls, path: Path) -> ApiKeys:
-        lines = (line.split("#", 1)[0].strip() for line in Path(path).read_text().splitlines())
-        keys = [line for line in lines if line]
+        keys = read_api_keys(path)
         if not keys:
             raise ConfigError(f"--api_keys_file={path} holds no keys (one per line)")
         return cls(keys)

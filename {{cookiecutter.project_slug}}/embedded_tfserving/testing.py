@@ -8,12 +8,15 @@ version in place as a publisher must: atomically.
 - `write_batching_parameters`: a BatchingParameters text proto for --batching_parameters_file.
 - `place_version`: copy a version folder beside the others under a name the server ignores, then
   rename it to its number, so the server never sees it half-copied.
+- `wait_for`: poll a condition until it holds, failing the test with what it waited for.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from .servable import DEFAULT_SIGNATURE
@@ -80,3 +83,13 @@ def write_batching_parameters(path: Path, **fields: int) -> Path:
     """A BatchingParameters text proto at `path`, e.g. max_batch_size=8 -> `max_batch_size { value: 8 }`."""
     path.write_text("".join(name + " { value: " + str(value) + " }\n" for name, value in fields.items()))
     return path
+
+
+def wait_for(condition: Callable[[], object], what: str, timeout: float = 120, interval: float = 0.2) -> None:
+    """Poll `condition()` every `interval` seconds until it is true; AssertionError naming `what`
+    after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        time.sleep(interval)

@@ -1,5 +1,5 @@
 """Helpers shared by the project's tests: a quickly trained model, scratch projects with free
-ports, Criteo-format files, the Prometheus tools, Grafana's variable substitution."""
+ports, Criteo-format files, the Prometheus tools and queries, Grafana's variable substitution."""
 
 from __future__ import annotations
 
@@ -111,6 +111,16 @@ def require_prometheus_tool(name: str) -> str:
             pytest.fail(message + " and REQUIRE_PROMETHEUS=1")
         pytest.skip(message)
     return path
+
+
+def prometheus_query(prometheus: str, expr: str) -> list[dict]:
+    """The result of an instant query; fails the test when Prometheus rejects it."""
+    import requests
+
+    reply = requests.get(f"{prometheus}/api/v1/query", params={"query": expr}, timeout=10)
+    body = reply.json()
+    assert reply.ok and body["status"] == "success", f"Prometheus rejected {expr!r}: {body.get('error')}"
+    return body["data"]["result"]
 
 
 SCRAPE_SECONDS = 1  # the scrape interval the dashboard tests give Prometheus

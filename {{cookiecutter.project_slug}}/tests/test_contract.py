@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import tensorflow as tf
 
+from embedded_tfserving.auth import read_api_keys
 from embedded_tfserving.process import free_port
 
 from {{ cookiecutter.package_name }}.contract import (
@@ -16,7 +17,6 @@ from {{ cookiecutter.package_name }}.contract import (
     grpc_predict_request,
     is_available,
     published_versions,
-    read_api_keys,
     rest_predict_body,
     signature_spec,
 )

@@ -13,7 +13,8 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from .contract import read_api_keys
+from embedded_tfserving.auth import read_api_keys
+
 from .errors import StackError
 
 # Names the server certificate is valid for: loopback, and the compose services clients may address.

@@ -118,12 +118,6 @@ def grpc_predict_request(model_name: str, features: Features) -> PredictRequest:
 
 # --- access to a secured server -----------------------------------------------------------------
 
-def read_api_keys(path: Path) -> list[str]:
-    """The keys of an API-key file: one per line, `#` starts a comment (the server's format)."""
-    lines = (line.split("#", 1)[0].strip() for line in Path(path).read_text().splitlines())
-    return [line for line in lines if line]
-
-
 @dataclass(frozen=True)
 class Access:
     """How a client reaches the server: TLS trusting `ca_file` when set, and an API key when set."""
@@ -137,6 +131,8 @@ class Access:
         key = settings.setting("SERVING_API_KEY")
         key_file = settings.setting("SERVING_API_KEY_FILE")
         if not key and key_file:
+            from embedded_tfserving.auth import read_api_keys  # the server's reading of the file
+
             key = next(iter(read_api_keys(Path(key_file))), "")
         return cls(settings.setting("SERVING_CA_FILE"), key)
 

@@ -4,7 +4,6 @@ version is reported in status and metrics while the previous one keeps serving."
 from __future__ import annotations
 
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -13,17 +12,9 @@ import requests
 
 from embedded_tfserving.errors import StartupError
 from embedded_tfserving.process import ServerProcess
-from embedded_tfserving.testing import place_version, write_tf1_model
+from embedded_tfserving.testing import place_version, wait_for, write_tf1_model
 
 pytestmark = pytest.mark.slow
-
-
-def wait_for(condition, what: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
-        time.sleep(0.2)
 
 
 def states(server: ServerProcess) -> dict[str, dict]:

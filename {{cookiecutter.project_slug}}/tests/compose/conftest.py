@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from {{ cookiecutter.package_name }}.errors import StackError
 from {{ cookiecutter.package_name }}.settings import PROJECT_ROOT
-from {{ cookiecutter.package_name }}.stack import images
+from {{ cookiecutter.package_name }}.stack import compose, images
 from {{ cookiecutter.package_name }}.stack.mode import docker_engine_error
 from {{ cookiecutter.package_name }}.stack.project import Project
 
@@ -37,8 +38,10 @@ def docker_engine() -> None:
     if error is not None:
         unavailable(f"no Docker engine answers ({error}): these tests run the compose stack on a real engine "
                     "(see ../shared/reference/docker-here.md for one without systemd; CI starts one)")
-    if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode != 0:
-        unavailable("the Docker Compose v2 plugin is not installed (`docker compose version` fails)")
+    try:
+        compose.require_compose_plugin()
+    except StackError as missing:
+        unavailable(f"the Docker Compose v2 plugin is not installed: {missing}")
 
 
 @pytest.fixture(scope="session")

@@ -20,13 +20,16 @@ import requests
 import tensorflow as tf
 from tensorflow_serving.apis import prediction_service_pb2_grpc
 
+from embedded_tfserving.testing import wait_for
+
 from {{ cookiecutter.package_name }}.contract import OUTPUT, grpc_predict_request, published_versions, rest_predict_body
 from {{ cookiecutter.package_name }}.dashboards.definitions import DASHBOARDS
 from {{ cookiecutter.package_name }}.data.schema import Schema
 from {{ cookiecutter.package_name }}.data.synthetic import generate
 from {{ cookiecutter.package_name }}.stack import compose
+from {{ cookiecutter.package_name }}.stack.mode import docker_client
 
-from ..helpers import grafana_substitute, make, read_env
+from ..helpers import grafana_substitute, make, prometheus_query, read_env
 from .support import scratch
 
 pytestmark = pytest.mark.slow
@@ -39,27 +42,12 @@ def urls(root: Path) -> tuple[str, str, str]:
             f"http://127.0.0.1:{env['PROMETHEUS_PORT']}")
 
 
-def wait_for(condition, what: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        time.sleep(0.5)
-
-
 def container(root: Path, service: str):
-    import docker
-
-    client = docker.from_env()
     name = read_env(root)["COMPOSE_PROJECT_NAME"]
-    (found,) = client.containers.list(all=True, filters={"label": [f"com.docker.compose.project={name}",
-                                                                  f"com.docker.compose.service={service}"]})
+    with docker_client() as client:
+        (found,) = client.containers.list(all=True, filters={"label": [f"com.docker.compose.project={name}",
+                                                                      f"com.docker.compose.service={service}"]})
     return found
-
-
-def prometheus_query(prometheus: str, expr: str) -> list[dict]:
-    body = requests.get(f"{prometheus}/api/v1/query", params={"query": expr}, timeout=10).json()
-    assert body["status"] == "success", body
-    return body["data"]["result"]
 
 
 def test_status_shows_every_service_running_and_healthy(stack) -> None:

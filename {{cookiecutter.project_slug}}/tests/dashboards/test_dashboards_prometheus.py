@@ -10,23 +10,15 @@ import time
 from pathlib import Path
 
 import pytest
-import requests
 
 from {{ cookiecutter.package_name }}.dashboards.definitions import DASHBOARDS
 from {{ cookiecutter.package_name }}.loadtest import locust_run
 from {{ cookiecutter.package_name }}.stack import embedded
 from {{ cookiecutter.package_name }}.stack.project import Project
 
-from ..helpers import SCRAPE_SECONDS, grafana_substitute, require_prometheus_tool, scratch_project
+from ..helpers import SCRAPE_SECONDS, grafana_substitute, prometheus_query, require_prometheus_tool, scratch_project
 
 pytestmark = pytest.mark.slow
-
-
-def query(prometheus: str, expr: str) -> list[dict]:
-    reply = requests.get(f"{prometheus}/api/v1/query", params={"query": expr}, timeout=10)
-    body = reply.json()
-    assert reply.ok and body["status"] == "success", f"Prometheus rejected {expr!r}: {body.get('error')}"
-    return body["data"]["result"]
 
 
 def has_data(result: list[dict]) -> bool:
@@ -77,26 +69,26 @@ def test_every_panel_query_returns_data(locust_traffic) -> None:
     deadline = time.monotonic() + 90
     first_queries = [grafana_substitute(DASHBOARDS["serving-overview.json"].panels[0].queries[0].expr, model),
                      grafana_substitute(DASHBOARDS["loadtest.json"].panels[2].queries[0].expr, model)]
-    while not all(has_data(query(urls.prometheus, expr)) for expr in first_queries):
+    while not all(has_data(prometheus_query(urls.prometheus, expr)) for expr in first_queries):
         assert time.monotonic() < deadline, "Prometheus saw no traffic from the server and Locust in 90s"
         time.sleep(0.5)
     for file_name, dashboard in DASHBOARDS.items():
         for panel in dashboard.panels:
             for q in panel.queries:
                 expr = grafana_substitute(q.expr, model)
-                result = query(urls.prometheus, expr)
+                result = prometheus_query(urls.prometheus, expr)
                 if not q.needs_gpu:
                     # Some series appear one scrape later (e.g. runtime histograms): retry briefly.
                     retry_until = time.monotonic() + 5
                     while not has_data(result) and time.monotonic() < retry_until:
                         time.sleep(0.5)
-                        result = query(urls.prometheus, expr)
+                        result = prometheus_query(urls.prometheus, expr)
                     if not has_data(result):
                         failures.append(f"{file_name} / {panel.title}: no data for {expr}")
                 checked.append(f"{file_name} / {panel.title}: {expr} -> {len(result)} series"
                                + (" (parse only: needs a GPU)" if q.needs_gpu else ""))
         for name, expr in dashboard.annotations:
-            query(urls.prometheus, grafana_substitute(expr, model))  # annotations: accepted
+            prometheus_query(urls.prometheus, grafana_substitute(expr, model))  # annotations: accepted
             checked.append(f"{file_name} / annotation {name}: accepted")
     print("\n".join(["verified against Prometheus:", *checked]))
     assert not failures, "\n".join(failures)

@@ -7,9 +7,8 @@ from pathlib import Path
 
 from tensorflow_serving.apis import predict_pb2
 
+from embedded_tfserving.auth import read_api_keys
 from embedded_tfserving.testing import place_version
-
-from {{ cookiecutter.package_name }}.contract import read_api_keys
 
 MODEL = "hp2"
 PREDICT_BODY = b'{"instances": [[1.0], [2.0]]}'

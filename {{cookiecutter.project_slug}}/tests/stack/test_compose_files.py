@@ -12,14 +12,18 @@ import yaml
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
+from {{ cookiecutter.package_name }}.errors import StackError
 from {{ cookiecutter.package_name }}.settings import PROJECT_ROOT, read_env_file
-from {{ cookiecutter.package_name }}.stack import compose_file
+from {{ cookiecutter.package_name }}.stack import compose, compose_file
+from {{ cookiecutter.package_name }}.stack.project import Project
 
 from ..helpers import require_prometheus_tool
 
 COMPOSE_DIR = PROJECT_ROOT / "compose"
 COMPOSE_FILE = COMPOSE_DIR / "docker-compose.yml"
 ENV = read_env_file(PROJECT_ROOT / ".env")
+
+
 def interpolated_compose() -> dict:
     """The compose file with its variables taken from .env, as compose does before validating."""
     text = COMPOSE_FILE.read_text()
@@ -36,14 +40,13 @@ def test_compose_file_matches_the_compose_spec() -> None:
 
 
 def test_docker_compose_config_accepts_the_file() -> None:
-    if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode != 0:
+    try:
+        compose.require_compose_plugin()
+    except StackError:
         pytest.skip("docker compose plugin not installed: the schema test above validates the file")
+    project = Project.load(PROJECT_ROOT)
     for profile in ("cpu", "gpu", "loadtest"):
-        result = subprocess.run(
-            ["docker", "compose", "--env-file", ".env", "-f", "compose/docker-compose.yml", "--profile", profile,
-             "config", "--quiet"],
-            cwd=PROJECT_ROOT, capture_output=True, text=True,
-        )
+        result = compose.run_compose(project, "config", "--quiet", profiles=[profile], capture=True)
         assert result.returncode == 0, result.stderr
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import click
 
 from ..errors import ExportError, ProjectError
+from .options import model_name_option
 
-MODEL_NAME = click.option("--model-name", envvar="MODEL_NAME", default="ctr", show_default=True,
-                          help="Model name: the folder under --models-dir (env MODEL_NAME, from .env).")
+MODEL_NAME = model_name_option("Model name: the folder under --models-dir (env MODEL_NAME, else .env).")
 MODELS_DIR = click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("models"),
                           show_default=True, help="TF Serving's model root: versions go to <models-dir>/<model-name>/<N>/.")
 ARTIFACTS_DIR = click.option("--artifacts-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("artifacts"),

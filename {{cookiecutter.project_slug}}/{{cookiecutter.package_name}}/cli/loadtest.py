@@ -4,7 +4,6 @@ Heavy imports (Locust, TensorFlow) happen inside the commands."""
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ import click
 from .. import settings
 from ..errors import LoadTestError
 from ..loadtest.shapes import KINDS
+from .options import model_name_option
 
 PROTOCOL = click.Choice(["rest", "grpc", "both"])
 
@@ -20,8 +20,7 @@ PROTOCOL = click.Choice(["rest", "grpc", "both"])
 def _common(command: Any) -> Any:
     """Options every scenario takes."""
     options = [
-        click.option("--model-name", envvar="MODEL_NAME", default=settings.model_name, show_default="MODEL_NAME",
-                     help="model to load-test (MODEL_NAME in .env)"),
+        model_name_option("model to load-test (MODEL_NAME in .env)"),
         click.option("--rows", type=click.IntRange(1), default=1, show_default=True, help="rows (examples) per request"),
         click.option("--metrics-port", type=click.IntRange(0, 65535), envvar="LOADTEST_METRICS_PORT",
                      default=settings.metrics_port, show_default="LOADTEST_METRICS_PORT",
@@ -153,7 +152,7 @@ def swap_command(users: int, interval: float, max_duration: float, corrupt: bool
 
 
 @click.command("bench")
-@click.option("--model-name", envvar="MODEL_NAME", default="ctr", show_default=True)
+@model_name_option("model to serve (MODEL_NAME in .env)")
 @click.option("--models-dir", type=click.Path(path_type=Path), default=Path("models"), show_default=True)
 @click.option("--artifacts-dir", type=click.Path(path_type=Path), default=Path("artifacts"), show_default=True,
               help="Where train wrote model.keras (the naive baseline serves it).")
@@ -167,9 +166,10 @@ def bench_command(model_name: str, models_dir: Path, artifacts_dir: Path, batchi
                   seconds: float, skip_naive: bool, output: Path | None) -> None:
     """Benchmark in-process, embedded REST/gRPC (batching off/on) and a naive server side by side."""
     from ..loadtest.bench import run_bench, table
+    from ..loadtest.report import run_dir_path
     from ..loadtest.stats import PERCENTILE_RULE
 
-    output = output or Path("reports") / f"{time.strftime('%Y%m%d-%H%M%S')}-bench" / "bench.json"
+    output = output or run_dir_path(Path("reports"), "bench") / "bench.json"
     cells, found = run_bench(model_name, models_dir, artifacts_dir, batching_file, seconds, skip_naive, output,
                              say=lambda line: click.echo(line, err=True))
     click.echo(table(cells))
@@ -181,7 +181,7 @@ def bench_command(model_name: str, models_dir: Path, artifacts_dir: Path, batchi
 
 
 @click.command("soak")
-@click.option("--model-name", envvar="MODEL_NAME", default="ctr", show_default=True)
+@model_name_option("model to serve (MODEL_NAME in .env)")
 @click.option("--models-dir", type=click.Path(path_type=Path, file_okay=False), default=Path("models"), show_default=True)
 @click.option("--duration", type=click.FloatRange(0, 3600, min_open=True), default=120, show_default=True,
               help="Seconds of load.")
@@ -197,10 +197,11 @@ def bench_command(model_name: str, models_dir: Path, artifacts_dir: Path, batchi
 def soak_command(model_name: str, models_dir: Path, duration: float, interval: float, fault_every: float,
                  clients: int, batching_file: Path, output: Path | None) -> None:
     """Bounded soak on loopback: embedded server, mixed REST+gRPC load, periodic faults; JSON report."""
+    from ..loadtest.report import run_dir_path
     from ..loadtest.soak import run_soak
     from ..loadtest.stats import PERCENTILE_RULE
 
-    out_dir = output or Path("reports") / f"{time.strftime('%Y%m%d-%H%M%S')}-soak"
+    out_dir = output or run_dir_path(Path("reports"), "soak")
     result = run_soak(models_dir, model_name, out_dir, duration, interval, fault_every, clients, batching_file,
                       echo=lambda line: click.echo(line, err=True))
     click.echo(f"\nrequests {result.requests} in {result.seconds:g} s; outcomes {result.outcomes}")

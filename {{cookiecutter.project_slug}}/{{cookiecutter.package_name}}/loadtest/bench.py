@@ -19,11 +19,12 @@ from pathlib import Path
 
 from embedded_tfserving.process import ChildProcess, ServerProcess, free_port
 
-from ..contract import SIGNATURE, published_versions
+from ..contract import SIGNATURE
 from ..errors import LoadTestError
 from ..settings import PROJECT_ROOT
 from .closed_loop import Load, Recorder
 from .payloads import grpc_requests, rest_bodies
+from .preflight import newest_version
 from .stats import PERCENTILE_RULE, percentile
 
 LEVELS = (1, 16, 64)
@@ -178,10 +179,7 @@ def table(cells: list[Cell]) -> str:
 def run_bench(model_name: str, models_dir: Path, artifacts_dir: Path, batching_file: Path, seconds: float,
               skip_naive: bool, output: Path, say: Say) -> tuple[list[Cell], list[tuple[str, float]]]:
     """Measure every cell, write them and the ratios to `output` (JSON); return both."""
-    versions = published_versions(models_dir / model_name)
-    if not versions:
-        raise LoadTestError(f"no published version under {models_dir / model_name}; run `make train export` first")
-    version_dir = versions[max(versions)]
+    version_dir = newest_version(models_dir, model_name)
     keras_model = artifacts_dir / "model.keras"
     if not skip_naive and not keras_model.is_file():
         raise LoadTestError(f"{keras_model} not found; run `make train` or pass --skip-naive")

@@ -10,7 +10,7 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import gevent
@@ -21,6 +21,9 @@ from locust.runners import MasterRunner, WorkerRunner
 from .. import settings
 from . import payloads
 from .shapes import KINDS
+
+if TYPE_CHECKING:
+    from .locust_run import Request
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +98,7 @@ def _build_pools(environment: Any) -> None:
 _local_observations = True  # False in workers: they ship observations to the master instead
 _buffer: list[tuple[str, bool, float]] = []
 _worker_requests: dict[str, int] = {}  # in a master: requests each worker reported
-_request_log: list[tuple[float, float, int, int | None]] = []
+_request_log: list[Request] = []
 
 
 def _protocol(request_type: str) -> str:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import csv
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+
+if TYPE_CHECKING:
+    from .locust_run import Request
 
 
 def batching_curves(rows: Sequence[dict[str, Any]], path: Path) -> Path:
@@ -48,7 +51,7 @@ def batch_sizes(histograms: dict[str, dict[float, float]], path: Path) -> Path:
     return _save(figure, path)
 
 
-def latency_timeline(requests: Sequence[tuple[float, float, int, int | None]], markers: Sequence[tuple[float, str, str]],
+def latency_timeline(requests: Sequence[Request], markers: Sequence[tuple[float, str, str]],
                      path: Path, title: str = "Latency during the run") -> Path:
     """Every request's latency over time (s from start), with vertical markers (t, label, color)."""
     figure, axis = plt.subplots(figsize=(11, 4))

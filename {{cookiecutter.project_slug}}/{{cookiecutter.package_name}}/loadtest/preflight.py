@@ -1,4 +1,5 @@
-"""Checks before any load: the server answers, the model is AVAILABLE, its inputs match the schema.
+"""Checks before any load: a version is published, the server answers, the model is AVAILABLE,
+its inputs match the schema.
 
 A load test against the wrong thing produces thousands of identical errors; these checks produce
 one sentence instead.
@@ -6,12 +7,23 @@ one sentence instead.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import requests
 
-from ..contract import AVAILABLE, DATA_TYPES, SIGNATURE, Access, signature_spec
+from ..contract import AVAILABLE, DATA_TYPES, SIGNATURE, Access, published_versions, signature_spec
 from ..errors import LoadTestError
+
+
+def newest_version(models_dir: Path, model_name: str) -> Path:
+    """The folder of the model's highest published version; LoadTestError naming the fix when none."""
+    base = models_dir / model_name
+    versions = published_versions(base)
+    if not versions:
+        raise LoadTestError(f"no published version of model {model_name!r} under {base}: "
+                            "run `make train export` first, or pass --models-dir")
+    return versions[max(versions)]
 
 
 def expected_inputs() -> dict[str, tuple[str, int]]:

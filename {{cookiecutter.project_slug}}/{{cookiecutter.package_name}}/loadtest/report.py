@@ -22,8 +22,13 @@ def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def run_dir_path(reports_dir: Path, scenario: str) -> Path:
+    """reports_dir/<timestamp>-<scenario>: where a run of `scenario` started now writes (not made yet)."""
+    return reports_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{scenario}"
+
+
 def new_run_dir(reports_dir: Path, scenario: str) -> Path:
-    path = reports_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{scenario}"
+    path = run_dir_path(reports_dir, scenario)
     path.mkdir(parents=True, exist_ok=False)
     return path
 

@@ -17,19 +17,17 @@ from typing import Any
 
 from embedded_tfserving.process import ServerProcess
 
-from ..contract import published_versions
-from ..errors import LoadTestError
 from ..export.publish import publish_version
 from .closed_loop import Load, Recorder
 from .payloads import grpc_requests, rest_bodies
+from .preflight import newest_version
 from .stats import PERCENTILE_RULE
 
 # --- faults --------------------------------------------------------------------------------------
 
 def publish_copy(base_path: Path) -> int:
     """Publish the newest version again under the next number."""
-    versions = published_versions(base_path)
-    return publish_version(versions[max(versions)], base_path.parent, base_path.name)
+    return publish_version(newest_version(base_path.parent, base_path.name), base_path.parent, base_path.name)
 
 
 MALFORMED_BODIES = (b"{not json", b'{"instances": [["a"]]}', b'{"instances": [{"dense": [1.0]}]}', b"",
@@ -121,11 +119,7 @@ def run_soak(models_dir: Path, model: str, out_dir: Path, seconds: float = 120, 
              echo: Callable[[str], None] = print) -> SoakResult:
     """Serve a copy of the newest version of models_dir/model (faults publish into the copy, never
     into models_dir) on 127.0.0.1 free ports; drive and report; stop the server."""
-    base = models_dir / model
-    versions = published_versions(base)
-    if not versions:
-        raise LoadTestError(f"no published version under {base}; run `make train export` first")
-    newest = versions[max(versions)]
+    newest = newest_version(models_dir, model)
     out_dir.mkdir(parents=True, exist_ok=True)
     served = out_dir / "models" / model
     shutil.copytree(newest, served / "1")

@@ -4,13 +4,17 @@ swap analysis mean the same thing."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .locust_run import Request
 
 # Named in every report next to the figures it produced.
 PERCENTILE_RULE = ("pN = the value at 0-based position floor(N/100 * count) of the sorted latencies "
                    "(Locust's rule, which Locust applies to its rounded response times)")
 
 
-def failure_windows(requests: Sequence[tuple[float, float, int, int | None]], start: float,
+def failure_windows(requests: Sequence[Request], start: float,
                     gap: float = 1.0) -> list[dict[str, float]]:
     """Periods with failed requests (seconds from `start`): failures less than `gap` apart share one."""
     windows: list[dict[str, float]] = []

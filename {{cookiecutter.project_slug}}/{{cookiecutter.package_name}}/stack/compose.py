@@ -14,10 +14,10 @@ import os
 import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from ..errors import StackError
 from . import compose_file, images
+from .mode import docker_client
 from .ports import require_free
 from .project import Project, require_published_model
 
@@ -80,52 +80,37 @@ class Container:
     health: str | None
 
 
-def _docker() -> Any:
-    import docker
-
-    return docker.from_env(timeout=30)
-
-
 def _labelled(project: Project, *labels: str) -> dict[str, list[str]]:
     return {"label": [f"com.docker.compose.project={project_name(project)}", *labels]}
 
 
 def containers(project: Project) -> list[Container]:
-    client = _docker()
-    try:
+    with docker_client() as client:
         found = client.containers.list(all=True, filters=_labelled(project))
-        return [
-            Container(
-                service=c.labels.get("com.docker.compose.service", "?"),
-                name=c.name,
-                status=c.status,
-                health=c.attrs.get("State", {}).get("Health", {}).get("Status"),
-            )
-            for c in found
-        ]
-    finally:
-        client.close()
+    return [
+        Container(
+            service=c.labels.get("com.docker.compose.service", "?"),
+            name=c.name,
+            status=c.status,
+            health=c.attrs.get("State", {}).get("Health", {}).get("Status"),
+        )
+        for c in found
+    ]
 
 
 def leftovers(project: Project) -> dict[str, list[str]]:
     """The project's containers, networks and volumes that exist now, by kind."""
-    client = _docker()
-    try:
-        filters = _labelled(project)
+    filters = _labelled(project)
+    with docker_client() as client:
         return {"containers": [c.name for c in client.containers.list(all=True, filters=filters)],
                 "networks": [n.name for n in client.networks.list(filters=filters)],
                 "volumes": [v.name for v in client.volumes.list(filters=filters)]}
-    finally:
-        client.close()
 
 
 def service_logs(project: Project, service: str, lines: int = 40) -> str:
-    client = _docker()
-    try:
+    with docker_client() as client:
         found = client.containers.list(all=True, filters=_labelled(project, f"com.docker.compose.service={service}"))
         return "\n".join(c.logs(tail=lines).decode(errors="replace") for c in found) or "(no logs)"
-    finally:
-        client.close()
 
 
 # --- up and down --------------------------------------------------------------------------------
@@ -142,7 +127,8 @@ def _missing_image_message(project: Project, missing: list[images.Unavailable]) 
 def check_startable(project: Project, chosen: list[str], say: Say) -> list[str]:
     """The profiles to start with: Grafana left out (said) when its image cannot be had; StackError
     when another image is missing or a port is taken, before anything starts."""
-    missing = images.unavailable(images.images_of(project, chosen))
+    compose = compose_file.load(project)
+    missing = images.unavailable(images.images_of(compose, chosen))
     required = [m for m in missing if m.service != "grafana"]
     if required:
         raise StackError(_missing_image_message(project, required))
@@ -150,7 +136,7 @@ def check_startable(project: Project, chosen: list[str], say: Say) -> list[str]:
         chosen = [p for p in chosen if p != "grafana"]
         say(f"Grafana's image {grafana.image} cannot be had here ({grafana.why}): the stack runs without "
             "Grafana; its dashboards are in dashboards/ for any Grafana")
-    services = compose_file.active_services(compose_file.load(project), chosen)
+    services = compose_file.active_services(compose, chosen)
     names = {project.port(key): key for key in PORT_SETTINGS}
     require_free({names.get(port, f"port {port}"): port
                   for service in services.values() for port in compose_file.published_ports(service)})

@@ -20,12 +20,14 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..errors import StackError
 from . import compose_file
+from .mode import docker_client
 from .project import Project
 
 # The base's packages: Python for the server and Locust (TensorFlow needs libstdc++), Debian's
@@ -83,28 +85,33 @@ def unavailable(images: dict[str, str]) -> list[Unavailable]:
     asked without pulling anything; compose pulls the others when it starts."""
     import docker
 
-    client = docker.from_env(timeout=30)
     missing = []
-    try:
+    with docker_client() as client:
         for service, image in images.items():
-            try:
-                client.images.get(image)
+            if is_here(client, image):
                 continue
-            except docker.errors.ImageNotFound:
-                pass
             try:
                 client.images.get_registry_data(image)
             except docker.errors.APIError as error:
                 why = str(error.explanation or error).splitlines()[0]
                 missing.append(Unavailable(service, image, why))
-    finally:
-        client.close()
     return missing
 
 
-def images_of(project: Project, profiles: Iterable[str]) -> dict[str, str]:
-    """Service -> image of what `up` starts with these profiles."""
-    services = compose_file.active_services(compose_file.load(project), profiles)
+def is_here(client: Any, image: str) -> bool:
+    """Whether the engine has `image` (name or id) locally."""
+    import docker
+
+    try:
+        client.images.get(image)
+        return True
+    except docker.errors.ImageNotFound:
+        return False
+
+
+def images_of(compose: Mapping[str, Any], profiles: Iterable[str]) -> dict[str, str]:
+    """Service -> image of what `up` starts with these profiles (`compose`: compose_file.load)."""
+    services = compose_file.active_services(compose, profiles)
     return {name: service["image"] for name, service in services.items()}
 
 
@@ -117,23 +124,12 @@ def _run(command: list[str], what: str, cwd: Path | None = None, env: dict[str, 
         raise StackError(f"{what} failed (exit status {result.returncode}):\n{tail}")
 
 
-def _image_exists(image: str) -> bool:
-    import docker
-
-    client = docker.from_env(timeout=30)
-    try:
-        client.images.get(image)
-        return True
-    except docker.errors.ImageNotFound:
-        return False
-    finally:
-        client.close()
-
-
 def build_base(project: Project, work: Path, rebuild: bool, say: Say) -> str:
     """localhost/<project>/base:bookworm from an mmdebstrap root file system."""
     tag = local_image(project, "base").replace(":local", ":bookworm")
-    if _image_exists(tag) and not rebuild:
+    with docker_client() as client:
+        present = is_here(client, tag)
+    if present and not rebuild:
         say(f"base image {tag} is there (--rebuild-base makes it anew)")
         return tag
     mmdebstrap = shutil.which("mmdebstrap")
@@ -200,10 +196,5 @@ def build(project: Project, rebuild_base: bool = False, say: Say = print) -> dic
 
 def size(image: str) -> str:
     """The image's size, e.g. "2.41 GB"."""
-    import docker
-
-    client = docker.from_env(timeout=30)
-    try:
+    with docker_client() as client:
         return f"{client.images.get(image).attrs['Size'] / 1e9:.2f} GB"
-    finally:
-        client.close()

@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+from contextlib import closing
+from typing import Any
+
 from ..errors import StackError
 
 MODES = ("compose", "embedded")
 
 
-def docker_engine_error() -> str | None:
-    """None when a Docker engine answers a ping, else why not (asked through the docker SDK)."""
+def docker_client(timeout: float = 30) -> closing[Any]:
+    """The docker SDK's client of the engine DOCKER_HOST names, closed when the `with` block ends."""
     import docker  # imported here: only the compose path needs it
 
+    return closing(docker.from_env(timeout=timeout))
+
+
+def docker_engine_error() -> str | None:
+    """None when a Docker engine answers a ping, else why not (asked through the docker SDK)."""
+    import docker
+
     try:
-        client = docker.from_env(timeout=5)
-        try:
+        with docker_client(timeout=5) as client:
             client.ping()
-        finally:
-            client.close()
     except docker.errors.DockerException as error:
         return str(error)
     return None

@@ -17,7 +17,7 @@ from embedded_tfserving.process import ServerProcess
 from .. import locust_run, plots, preflight, report, server_metrics
 from ..report import say
 from ..resources import CpuMeter, GpuSampler
-from .common import models_root, newest_version, server_flags, start_server
+from .common import models_root, server_flags, start_server
 
 COLUMNS = ("batching", "users", "requests", "failures", "rps", "p50_ms", "p95_ms", "p99_ms",
            "avg_batch_size", "server_cpu_cores", "requests_per_cpu_s", "gpu_util", "generator_cpu_peak_percent")
@@ -39,7 +39,7 @@ class BatchingOptions:
 
 
 def run(options: BatchingOptions) -> dict[str, Any]:
-    newest_version(options.models_dir, options.model_name)  # fail before creating a report folder
+    preflight.newest_version(options.models_dir, options.model_name)  # fail before creating a report folder
     run_dir = report.new_run_dir(options.reports_dir, "batching")
     rows: list[dict[str, Any]] = []
     histograms: dict[str, dict[float, float]] = {}

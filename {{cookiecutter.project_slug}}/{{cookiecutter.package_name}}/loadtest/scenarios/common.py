@@ -12,20 +12,11 @@ from pathlib import Path
 from embedded_tfserving.errors import StartupError
 from embedded_tfserving.process import ServerProcess
 
-from ...contract import published_versions
 from ...errors import LoadTestError
 from ...settings import PROJECT_ROOT
 from ...stack.embedded import server_flags as compose_server_flags
 from ...stack.project import Project
-
-
-def newest_version(models_dir: Path, model_name: str) -> Path:
-    base = models_dir / model_name
-    versions = published_versions(base)
-    if not versions:
-        raise LoadTestError(f"no published version of model {model_name!r} under {base}: "
-                            "run `make train export` first, or pass --models-dir")
-    return versions[max(versions)]
+from ..preflight import newest_version
 
 
 @contextmanager

@@ -21,7 +21,7 @@ from ...errors import LoadTestError
 from .. import locust_run, plots, preflight, report
 from ..report import say
 from ..stats import percentile
-from .common import models_root, newest_version, server_flags, start_server
+from .common import models_root, server_flags, start_server
 
 COLUMNS = ("step", "version", "published_s", "available_s", "first_served_s", "moved", "p99_window_ms")
 WINDOW = 2.0  # seconds either side of a swap counted as "around the swap"
@@ -62,7 +62,7 @@ class SwapDriver(threading.Thread):
         super().__init__(daemon=True)
         self.options, self.models, self.rest_url = options, models, rest_url
         self.base = models / options.model_name
-        self.original = newest_version(models, options.model_name)
+        self.original = preflight.newest_version(models, options.model_name)
         self.steps: list[Step] = []
         self.error: str | None = None
         self.done = threading.Event()
@@ -77,7 +77,7 @@ class SwapDriver(threading.Thread):
             for kind in ("new", "new", "rollback"):
                 if self.cancel.is_set():
                     return
-                source = self.original if kind == "rollback" else newest_version(self.models, self.options.model_name)
+                source = self.original if kind == "rollback" else preflight.newest_version(self.models, self.options.model_name)
                 published = time.time()
                 version = publish_version(source, self.models, self.options.model_name)
                 step = Step(kind, version, published)
@@ -129,7 +129,7 @@ def _p99(latencies: list[float]) -> float | None:
     return None if value is None else round(value, 2)
 
 
-def analyse(steps: list[Step], requests: list[tuple[float, float, int, int | None]], start: float) -> dict[str, Any]:
+def analyse(steps: list[Step], requests: list[locust_run.Request], start: float) -> dict[str, Any]:
     """Per step: when its version first served, whether traffic moved to it, p99 around the swap."""
     versions_in_order: list[int] = []
     for _, _, ok, version in requests:
@@ -163,7 +163,7 @@ def analyse(steps: list[Step], requests: list[tuple[float, float, int, int | Non
 
 
 def run(options: SwapOptions) -> dict[str, Any]:
-    newest_version(options.models_dir, options.model_name)  # fail before creating a report folder
+    preflight.newest_version(options.models_dir, options.model_name)  # fail before creating a report folder
     if options.against == "running":
         return _against_running(options)
     run_dir = report.new_run_dir(options.reports_dir, "swap")
