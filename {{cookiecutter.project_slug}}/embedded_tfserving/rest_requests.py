@@ -152,6 +152,8 @@ def _add_to_feature(value: Any, name: str, feature: dict[str, list[Any]]) -> Non
     kind = next(iter(feature), None)
     if value is None or isinstance(value, list) or (isinstance(value, dict) and not is_base64_object(value)):
         raise invalid(f"Feature: {name} has element with unexpected JSON type: {json_type(value)}")
+    if isinstance(value, int) and not isinstance(value, bool) and not -2**63 <= value <= 2**64 - 1:
+        value = float(value)  # rapidjson reads an integer that fits neither int64 nor uint64 as a double
     if isinstance(value, int):  # bools too: TF Serving stores them in int64_list
         if kind not in (None, "int64"):
             raise _feature_kind_error(name, {"bytes": "bytes", "float": "float"}[str(kind)])

@@ -20,7 +20,13 @@ from schemathesis.specs.openapi.checks import content_type_conformance, response
 import embedded_tfserving
 from embedded_tfserving.errors import ServingError
 from embedded_tfserving.json_tensors import json_to_array
-from embedded_tfserving.rest_requests import classify_regress_examples, parse_body, predict_request_tensors, signature_name
+from embedded_tfserving.rest_requests import (
+    classify_regress_examples,
+    example_from_json,
+    parse_body,
+    predict_request_tensors,
+    signature_name,
+)
 
 OPENAPI = Path(embedded_tfserving.__file__).with_name("openapi.yaml")
 DTYPES = ("DT_FLOAT", "DT_DOUBLE", "DT_INT32", "DT_INT64", "DT_INT16", "DT_INT8", "DT_UINT8", "DT_STRING", "DT_BOOL")
@@ -79,6 +85,17 @@ def test_classify_regress_parsing_raises_only_contract_errors(examples, verb: st
         classify_regress_examples({"examples": examples}, verb)
     except ServingError as error:
         assert error.http_status in (400, 501)
+
+
+def test_example_integers_are_read_as_rapidjson_reads_them() -> None:
+    # rapidjson keeps an integer that fits int64 or uint64 as one (TF Serving refuses the uint64s)
+    # and reads any other as a double, which goes to float_list (found by the test above).
+    assert example_from_json({"x": -2**63}).features.feature["x"].int64_list.value == [-2**63]
+    with pytest.raises(ServingError, match="has uint64 element"):
+        example_from_json({"x": 2**64 - 1})
+    for beyond in (-2**63 - 1, 2**64):
+        feature = example_from_json({"x": beyond}).features.feature["x"]
+        assert feature.WhichOneof("kind") == "float_list" and feature.float_list.value[0] == float(beyond)
 
 
 schema = schemathesis.openapi.from_path(OPENAPI)
