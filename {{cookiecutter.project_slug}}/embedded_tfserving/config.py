@@ -72,7 +72,8 @@ def _parse(text: str, message: M, source: str) -> M:
     try:
         text_format.Parse(text, message)
     except text_format.ParseError as error:
-        raise ConfigError(f"{source}: cannot parse {message.DESCRIPTOR.name} text proto at line {error}") from None
+        # protobuf's own wording, which TF Serving logs for a config it cannot read
+        raise ConfigError(f"{source}: Error parsing text-format {message.DESCRIPTOR.full_name}: {error}") from None
     return message
 
 

@@ -3,6 +3,8 @@ codes with how each maps to HTTP and gRPC."""
 
 from __future__ import annotations
 
+import re
+
 import grpc
 
 # Canonical code -> HTTP status, as TF Serving's REST handler maps them.
@@ -67,7 +69,24 @@ def from_exception(error: BaseException) -> ServingError:
     code_number = getattr(error, "error_code", None)
     if code_number is not None:  # tf.errors.OpError
         code = next((c.name for c in grpc.StatusCode if c.value[0] == code_number), "UNKNOWN")
-        return ServingError(code, getattr(error, "message", str(error)))
+        return ServingError(code, runtime_message(getattr(error, "message", str(error))))
     if isinstance(error, (TypeError, ValueError)):
         return ServingError("INVALID_ARGUMENT", str(error))
     return ServingError("INTERNAL", f"{type(error).__name__}: {error}")
+
+
+# What TensorFlow's Python runtime adds to a kernel's message, which TF Serving's C++ runtime does not:
+# a "Graph execution error:" heading, the Python stack where the failing node was defined (the
+# server's own files) and the traced function's name. None of it may reach a client.
+_PYTHON_ADDITIONS = (
+    re.compile(r"^Graph execution error:\n\n"),
+    re.compile(r"Detected at node \S+ defined at \(most recent call last\):\n(?:[ \t][^\n]*\n|\n)*"),
+    re.compile(r" \[Op:[^\]]*\]$"),
+)
+
+
+def runtime_message(message: str) -> str:
+    """A TensorFlow runtime error's message as TF Serving's C++ runtime words it (the kernel's text)."""
+    for pattern in _PYTHON_ADDITIONS:
+        message = pattern.sub("", message)
+    return message.strip()

@@ -6,7 +6,9 @@ import time
 from typing import Any
 
 import grpc
+import numpy as np
 import tensorflow as tf
+from tensorflow.core.framework import tensor_shape_pb2, types_pb2
 from tensorflow_serving.apis import (
     classification_pb2,
     get_model_status_pb2,
@@ -25,8 +27,14 @@ from .metrics import ServingMetrics
 from .status import metadata_response, status_response
 
 
-def _spec(request: Any) -> tuple[str, int | None, str | None]:
+def _spec(request: Any, servable: bool = True) -> tuple[str, int | None, str | None]:
+    """(name, version, label) of a request's ModelSpec, with TF Serving's INVALID_ARGUMENT when it has
+    none or (for a request that needs a servable: ServableRequestFromModelSpec) no name."""
+    if not request.HasField("model_spec"):
+        raise ServingError("INVALID_ARGUMENT", "Missing ModelSpec")
     spec = request.model_spec
+    if servable and not spec.name:
+        raise ServingError("INVALID_ARGUMENT", "ModelSpec has no name specified.")
     choice = spec.WhichOneof("version_choice")
     return (spec.name, spec.version.value if choice == "version" else None,
             spec.version_label if choice == "version_label" else None)
@@ -64,20 +72,15 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
     async def Predict(self, request: predict_pb2.PredictRequest, context: Any) -> predict_pb2.PredictResponse:
         async def body() -> predict_pb2.PredictResponse:
             async with self.manager.lease(*_spec(request)) as served:
-                servable = served.loaded
-                key = inference.signature_key(request.model_spec.signature_name)
-                servable.signature(key)
                 limits.check_tensor_protos(request.inputs, self.max_tensor_elements)
-                inputs = inference.request_arrays(request.inputs)
-                inference.check_predict_inputs(servable, key, inputs)
-                outputs = await self.manager.run(served, key, inputs)
-                outputs = inference.select_outputs(servable, key, outputs, list(request.output_filter))
+                key, inputs = inference.predict_inputs(served.loaded, request)
+                outputs = inference.select_outputs(await self.manager.run(served, key, inputs), list(request.output_filter))
                 response = predict_pb2.PredictResponse()
                 response.model_spec.name = served.model
                 response.model_spec.version.value = served.number
                 response.model_spec.signature_name = key
                 for alias, array in outputs.items():
-                    response.outputs[alias].CopyFrom(tf.make_tensor_proto(array))
+                    fill_tensor_proto(response.outputs[alias], array)
                 return response
 
         return await self.calls.call("Predict", request, context, body)
@@ -117,6 +120,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
 
     async def GetModelMetadata(self, request: Any, context: Any) -> Any:
         async def body() -> Any:
+            _spec(request, servable=False)  # TF Serving checks the fields before the name
             fields = list(request.metadata_field)
             if not fields:
                 raise ServingError("INVALID_ARGUMENT", "GetModelMetadataRequest must specify at least one metadata_field")
@@ -127,6 +131,28 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
                 return metadata_response(served)
 
         return await self.calls.call("GetModelMetadata", request, context, body)
+
+
+# Tensor::AsProtoField: TF Serving's Predict replies carry values in the typed repeated field
+# (float_val, ...), not tensor_content; clients that read `outputs["y"].float_val` rely on it.
+_PROTO_FIELDS = {
+    types_pb2.DT_FLOAT: "float_val", types_pb2.DT_DOUBLE: "double_val", types_pb2.DT_INT32: "int_val",
+    types_pb2.DT_INT16: "int_val", types_pb2.DT_INT8: "int_val", types_pb2.DT_UINT8: "int_val",
+    types_pb2.DT_UINT16: "int_val", types_pb2.DT_INT64: "int64_val", types_pb2.DT_UINT32: "uint32_val",
+    types_pb2.DT_UINT64: "uint64_val", types_pb2.DT_BOOL: "bool_val", types_pb2.DT_STRING: "string_val",
+}
+
+
+def fill_tensor_proto(proto: Any, array: np.ndarray) -> None:
+    """`array` into `proto` as TF Serving's default serialization writes it (AsProtoField)."""
+    dtype = tf.dtypes.as_dtype(array.dtype).as_datatype_enum
+    field = _PROTO_FIELDS.get(dtype)
+    if field is None:  # half, complex, ...: tensor_content, which every client reads through make_ndarray
+        proto.CopyFrom(tf.make_tensor_proto(array))
+        return
+    proto.dtype = dtype
+    proto.tensor_shape.dim.extend(tensor_shape_pb2.TensorShapeProto.Dim(size=size) for size in array.shape)
+    getattr(proto, field).extend(array.ravel().tolist())
 
 
 def _fill_spec(response: Any, served: Any, key: str) -> None:
@@ -141,7 +167,8 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer):
 
     async def GetModelStatus(self, request: get_model_status_pb2.GetModelStatusRequest, context: Any) -> Any:
         try:
-            return status_response(self.manager.status(*_spec(request)))
+            name, version, _ = _spec(request, servable=False)  # a version label is ignored (get_model_status_impl.cc)
+            return status_response(self.manager.status(name, version))
         except ServingError as error:
             await context.abort(error.grpc_code, error.message)
 

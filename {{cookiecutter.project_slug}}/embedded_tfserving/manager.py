@@ -27,6 +27,7 @@ from .errors import ServingError, from_exception
 from .flags import map_base_path
 from .metrics import ServingMetrics
 from .servable import Servable
+from .validation import LabelMap, check_config
 from .warmup import run_warmup
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,6 @@ class Model:
     base_path: Path
     config: Any  # ModelConfig proto
     versions: dict[int, Version] = field(default_factory=dict)
-    labels: dict[str, int] = field(default_factory=dict)
     configured: bool = True
 
 
@@ -95,6 +95,8 @@ class Manager:
         self.executor = executor
         self.batch_options = batch_options
         self.models: dict[str, Model] = {}
+        self.config: Any = None  # the ModelServerConfig applied last
+        self.labels: LabelMap = {}  # model -> label -> version, as the last applied config set them
         self._load_executor = ThreadPoolExecutor(max(1, flags.num_load_threads), thread_name_prefix="load")
         self._loads: dict[tuple[str, int], asyncio.Future[None]] = {}
         self._unloads: set[asyncio.Future[None]] = set()
@@ -105,13 +107,15 @@ class Manager:
     async def apply_config(self, config: Any) -> None:
         """Replace the model set with `config` (a ModelServerConfig); returns once new loads settle.
 
-        Raises ServingError when a label points at a version that is not AVAILABLE."""
+        As ServerCore::ReloadConfig: the config is checked first (validation.check_config; labels
+        against the versions AVAILABLE now, before this config's loads), and one that fails raises
+        ServingError and changes nothing. The new label map is in place before the loads start."""
         async with self._lock:
+            self.labels = check_config(
+                config, previous=self.config, available=self.available_versions(), labels=self.labels,
+                allow_version_labels_for_unavailable_models=self.flags.allow_version_labels_for_unavailable_models)
+            self.config = config
             wanted = {c.name: c for c in config.model_config_list.config}
-            for name, model_config in wanted.items():
-                if model_config.model_platform not in ("", "tensorflow"):
-                    raise ServingError("INVALID_ARGUMENT", f"Model {name}: unsupported model_platform "
-                                                           f"{model_config.model_platform!r} (only tensorflow)")
             for name, model in self.models.items():
                 if name not in wanted:
                     model.configured = False
@@ -124,17 +128,10 @@ class Manager:
                     known.base_path, known.config, known.configured = base, model_config, True
             await self._reconcile_all()
             await self._settle()
-            for name, model_config in wanted.items():
-                self._apply_labels(self.models[name], dict(model_config.version_labels))
 
-    def _apply_labels(self, model: Model, labels: dict[str, int]) -> None:
-        for number in labels.values():
-            version = model.versions.get(number)
-            if (version is None or version.state != AVAILABLE) and not self.flags.allow_version_labels_for_unavailable_models:
-                raise ServingError("FAILED_PRECONDITION",
-                                   f"Request to assign label to version {number} of model {model.name}, which is not "
-                                   "currently available. Only available versions can be assigned labels")
-        model.labels = labels
+    def available_versions(self) -> dict[str, set[int]]:
+        """The AVAILABLE versions of each model (what TF Serving's servable state monitor reports)."""
+        return {name: {n for n, v in model.versions.items() if v.state == AVAILABLE} for name, model in self.models.items()}
 
     async def _settle(self) -> None:
         """Wait for the loads in progress (including retries)."""
@@ -260,13 +257,20 @@ class Manager:
         available = [v for v in model.versions.values() if v.state == AVAILABLE]
         return max(available, key=lambda v: v.number) if available else None
 
+    def label_version(self, name: str, label: str) -> int:
+        """server_core.cc GetModelVersionForLabel. The version need not be AVAILABLE (a label may be
+        set ahead of it with --allow_version_labels_for_unavailable_models): a request through it
+        then gets the NOT_FOUND of Specific(name, version), as in TF Serving."""
+        version = self.labels.get(name, {}).get(label)
+        if version is None:
+            raise ServingError("INVALID_ARGUMENT", f"Unrecognized servable version label: {label}")
+        return version
+
     def resolve(self, name: str, version: int | None = None, label: str | None = None) -> Version:
         """The version a request goes to, with TF Serving's errors."""
         model = self.models.get(name)
         if label:
-            if model is None or label not in model.labels:
-                raise ServingError("INVALID_ARGUMENT", f"Unrecognized servable version label: {label}")
-            version = model.labels[label]
+            version = self.label_version(name, label)
         if version is None:
             found = self.serving_version(name)
             if found is None:
@@ -310,13 +314,10 @@ class Manager:
 
     # --- status -------------------------------------------------------------------------------
 
-    def status(self, name: str, version: int | None = None, label: str | None = None) -> list[Version]:
-        """Versions for GetModelStatus, newest first, with TF Serving's NOT_FOUND messages."""
+    def status(self, name: str, version: int | None = None) -> list[Version]:
+        """Versions for GetModelStatus, newest first, with TF Serving's NOT_FOUND messages (a version
+        label is not an argument: TF Serving's GetModelStatus ignores it and lists every version)."""
         model = self.models.get(name)
-        if label:
-            if model is None or label not in model.labels:
-                raise ServingError("INVALID_ARGUMENT", f"Unrecognized servable version label: {label}")
-            version = model.labels[label]
         if model is None or not model.versions:
             raise ServingError("NOT_FOUND", f"Could not find any versions of model {name}")
         if version is not None:

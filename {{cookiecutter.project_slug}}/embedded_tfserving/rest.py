@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+import urllib.parse
 from typing import Any
 
 import orjson
@@ -17,6 +18,7 @@ from aiohttp import web
 from . import inference, limits, rest_replies, rest_requests
 from .auth import ApiKeys, rest_middleware
 from .errors import ServingError, from_exception, invalid
+from .json_messages import NESTED_TOO_DEEPLY
 from .manager import Manager
 from .metrics import ServingMetrics
 from .status import metadata_json, status_response, to_json_dict
@@ -26,13 +28,21 @@ STATUS = re.compile(r"/v1/models(?:/([^/:]+))?(?:/versions/(\d+)|/labels/([^/:]+
 JSON = "application/json"
 
 
+INT64_MAX = 2**63 - 1
+
+
 def _version(text: str | None) -> int | None:
+    """absl::SimpleAtoi into an int64, as ParseModelInfo (http_rest_api_util.cc) converts it."""
     if not text:
         return None
-    try:
-        return int(text)
-    except ValueError:
-        raise invalid(f"Failed to convert version: {text} to numeric.") from None
+    if int(text) > INT64_MAX:  # the pattern admits digits only
+        raise invalid(f"Failed to convert version: {text} to numeric.")
+    return int(text)
+
+
+def _unquoted(text: str | None) -> str | None:
+    """Model names and labels are matched percent-encoded, then decoded (curl_easy_unescape: no '+')."""
+    return None if text is None else urllib.parse.unquote(text, errors="replace")
 
 
 class RestApi:
@@ -64,7 +74,7 @@ class RestApi:
 
     async def handle(self, request: web.Request) -> web.Response:
         started = time.perf_counter()
-        path = request.path
+        path = request.raw_path.partition("?")[0]  # TF Serving matches the path as sent, then decodes names
         if not path.lower().startswith("/v1/") and path.lower() != "/v1":
             raise web.HTTPNotFound()  # only /v1/... reaches TF Serving's handler
         try:
@@ -85,7 +95,7 @@ class RestApi:
             reply, status = orjson.dumps({"error": "Deadline Exceeded"}), 504
             labels["status"] = "DEADLINE_EXCEEDED"
         except RecursionError:  # JSON nested deeper than the parsers recurse
-            reply, status = orjson.dumps({"error": "JSON Parse error: The document is nested too deeply"}), 400
+            reply, status = orjson.dumps({"error": NESTED_TOO_DEEPLY}), 400
             labels["status"] = "INVALID_ARGUMENT"
         except Exception as error:  # never a bare traceback page: the contract's error shape
             wrapped = from_exception(error)
@@ -101,25 +111,31 @@ class RestApi:
     async def _dispatch(self, method: str, path: str, body: bytes, labels: dict[str, str]) -> bytes:
         if method == "POST" and (match := PREDICTION.fullmatch(path)):
             name, version_text, label, verb = match.groups()
+            name, label = str(_unquoted(name)), _unquoted(label)
             labels.update(model=name, api=verb.lower())
             version = _version(version_text)
             doc = rest_requests.parse_body(body)
             signature = rest_requests.signature_name(doc)
+            verb = verb.lower()
+            # TF Serving reads a classify/regress body whole before it looks the model up; a predict
+            # body needs the signature's input types first
+            examples = None if verb == "predict" else self._examples(doc, verb)
             async with self.manager.lease(name, version, label) as served:
-                verb = verb.lower()
-                if verb == "predict":
+                if examples is None:
                     return await self._predict(served, signature, doc)
-                return await self._classify_regress(served, signature, doc, verb)
+                return await self._classify_regress(served, signature, examples, verb)
         if method == "GET" and (match := STATUS.fullmatch(path)):
             name, version_text, label, metadata = match.groups()
             if not name:
                 raise invalid("Missing model name in request.")
+            name, label = str(_unquoted(name)), _unquoted(label)
             labels.update(model=name, api="")
             version = _version(version_text)
             if metadata:
                 async with self.manager.lease(name, version, label) as served:
                     return orjson.dumps(metadata_json(served))
-            return orjson.dumps(to_json_dict(status_response(self.manager.status(name, version, label))))
+            # GetModelStatus ignores a label: all versions, as TF Serving answers (get_model_status_impl.cc)
+            return orjson.dumps(to_json_dict(status_response(self.manager.status(name, version))))
         raise invalid(f"Malformed request: {method} {path}")
 
     async def _predict(self, served: Any, signature: str, doc: dict[str, Any]) -> bytes:
@@ -131,7 +147,9 @@ class RestApi:
         outputs = await self.manager.run(served, key, arrays)
         return rest_replies.predict_reply(outputs, layout)
 
-    async def _classify_regress(self, served: Any, signature: str, doc: dict[str, Any], verb: str) -> bytes:
+    @staticmethod
+    def _examples(doc: dict[str, Any], verb: str) -> Any:
+        """The Input proto of a classify/regress body."""
         from tensorflow_serving.apis import input_pb2
 
         examples, context = rest_requests.classify_regress_examples(doc, verb)
@@ -141,10 +159,14 @@ class RestApi:
             input_proto.example_list_with_context.examples.extend(examples)
         else:
             input_proto.example_list.examples.extend(examples)
+        return input_proto
+
+    async def _classify_regress(self, served: Any, signature: str, input_proto: Any, verb: str) -> bytes:
         if verb == "classify":
             key, inputs = inference.classify_inputs(served.loaded, signature, input_proto)
-            labels, scores = inference.classify_result(await self.manager.run(served, key, inputs, "Classify"), len(examples))
+            count = len(inputs[inference.CLASSIFY_INPUTS])
+            labels, scores = inference.classify_result(await self.manager.run(served, key, inputs, "Classify"), count)
             return rest_replies.classify_reply(labels, scores)
         key, inputs = inference.regress_inputs(served.loaded, signature, input_proto)
         outputs = await self.manager.run(served, key, inputs, "Regress")
-        return rest_replies.regress_reply(inference.regress_result(outputs, len(examples)))
+        return rest_replies.regress_reply(inference.regress_result(outputs, len(inputs[inference.REGRESS_INPUTS])))

@@ -1,67 +1,90 @@
-"""REST replies as TF Serving writes them: {"predictions": ...} for row requests, {"outputs": ...}
-for columnar ones, {"results": ...} for classify and regress; strings decoded, outputs whose name
-ends in `_bytes` as {"b64": ...}, and NaN/Infinity written out as TF Serving does."""
+"""REST replies as TF Serving writes them (json_tensor.cc): {"predictions": ...} for row requests,
+{"outputs": ...} for columnar ones, {"results": ...} for classify and regress. Floats are written
+as TF Serving's WriteDecimal writes them (numbers compared as text match), strings as text,
+outputs whose name ends in `_bytes` as {"b64": ...}, and types it cannot write are refused."""
 
 from __future__ import annotations
 
 import base64
-import json
 import math
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import orjson
 
 from .errors import invalid
-from .json_messages import decimal_string
+from .json_messages import decimal_texts
+
+# numpy dtype name -> tensorflow::DataTypeString, where they differ.
+_TF_TYPE_NAMES = {"float16": "half"}
+# What AddSingleValueAndAdvance writes; any other type with elements fails the reply.
+_WRITABLE = frozenset(np.dtype(name) for name in ("float32", "float64", "int32", "int16", "int8", "uint8", "int64",
+                                                  "bool", "uint32", "uint64", "object"))
 
 
-class _NeedsStdlib(Exception):
-    """A float output holds NaN or Infinity, which orjson cannot write."""
+def _check_writable(array: np.ndarray) -> None:
+    if array.dtype not in _WRITABLE and array.size and array.dtype.kind not in "SU":
+        name = array.dtype.name
+        raise invalid(f"Failed to write JSON value for tensor type: {_TF_TYPE_NAMES.get(name, name)}")
 
 
-def _jsonable(name: str, array: np.ndarray) -> Any:
-    """A tensor ready for orjson; strings decoded, `_bytes` outputs as {"b64": ...}."""
-    if array.dtype == object or array.dtype.kind in "SU":
-        as_bytes = name.endswith("_bytes")
-
-        def convert(item: Any) -> Any:
-            raw = item if isinstance(item, bytes) else str(item).encode()
-            return {"b64": base64.b64encode(raw).decode()} if as_bytes else raw.decode("utf-8", "replace")
-
-        return np.vectorize(convert, otypes=[object])(array).tolist() if array.ndim else convert(array.item())
-    if array.dtype.kind == "f" and not np.isfinite(array).all():
-        raise _NeedsStdlib
-    if array.dtype == np.float16:
-        array = array.astype(np.float32)
-    return np.ascontiguousarray(array)
+def _is_text(array: np.ndarray) -> bool:
+    return array.dtype == object or array.dtype.kind in "SU"
 
 
-def _stdlib_jsonable(array: np.ndarray) -> Any:
-    """Floats as Python floats with float32's shortest digits, so NaN/Infinity print like TF Serving."""
-    if array.dtype.kind != "f":
-        return array.tolist()
-    single = array.dtype != np.float64
-    return np.vectorize(lambda v: float(decimal_string(float(v), single)) if math.isfinite(v) else float(v),
-                        otypes=[object])(array).tolist()
+def _nest(texts: list[str], shape: tuple[int, ...], keep: int = 0) -> list[str]:
+    """JSON texts of the sub-tensors at depth `keep` of a tensor of `shape`, from the texts of its
+    elements (row-major): keep=0 gives the whole tensor's text, keep=1 one text per row."""
+    if len(shape) == keep:
+        return texts
+    for depth in range(len(shape) - 1, keep - 1, -1):
+        size, groups = shape[depth], math.prod(shape[:depth])
+        texts = ["[" + ",".join(texts[i * size:(i + 1) * size]) + "]" for i in range(groups)]
+    return texts
 
 
-def _encode(build: Callable[[dict[str, Any]], Any], outputs: dict[str, np.ndarray]) -> bytes:
-    try:
-        converted = {n: _jsonable(n, a) for n, a in outputs.items()}
-    except _NeedsStdlib:
-        converted = {n: (_jsonable(n, a) if a.dtype.kind != "f" else _stdlib_jsonable(a)) for n, a in outputs.items()}
-        return json.dumps(build(converted), allow_nan=True).encode()
-    return orjson.dumps(build(converted), option=orjson.OPT_SERIALIZE_NUMPY)
+def _strings(name: str, array: np.ndarray) -> Any:
+    as_bytes = name.endswith("_bytes")
+
+    def convert(item: Any) -> Any:
+        raw = item if isinstance(item, bytes) else str(item).encode()
+        return {"b64": base64.b64encode(raw).decode()} if as_bytes else raw.decode("utf-8", "replace")
+
+    return np.vectorize(convert, otypes=[object])(array).tolist() if array.ndim else convert(array.item())
+
+
+def _whole(name: str, array: np.ndarray) -> Any:
+    """The tensor ready for orjson: floats as WriteDecimal text, strings converted, scalars as scalars."""
+    if array.dtype.kind == "f":
+        return orjson.Fragment(_nest(decimal_texts(array), array.shape)[0])
+    if _is_text(array):
+        return _strings(name, array)
+    return array.item() if array.ndim == 0 else np.ascontiguousarray(array)
+
+
+def _rows(name: str, array: np.ndarray) -> list[Any]:
+    """The tensor's entries along its batch dimension, each ready for orjson."""
+    if array.dtype.kind == "f":
+        return [orjson.Fragment(text) for text in _nest(decimal_texts(array), array.shape, keep=1)]
+    if _is_text(array):
+        return list(_strings(name, array))
+    return list(np.ascontiguousarray(array))
+
+
+def _dumps(body: dict[str, Any]) -> bytes:
+    return orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
 def predict_reply(outputs: dict[str, np.ndarray], layout: str) -> bytes:
     """{"outputs": ...} for columnar requests, {"predictions": [...]} (one entry per row) for row ones."""
     if not outputs:
         raise invalid("Cannot convert empty tensor map to JSON")
+    outputs = {name: np.asarray(value) for name, value in outputs.items()}  # a string scalar comes as bytes
     if layout == "columnar":
-        return _encode(lambda o: {"outputs": next(iter(o.values())) if len(o) == 1 else o}, outputs)
+        for array in outputs.values():
+            _check_writable(array)
+        columns = {name: _whole(name, array) for name, array in outputs.items()}
+        return _dumps({"outputs": next(iter(columns.values())) if len(columns) == 1 else columns})
     batch = -1
     for name, array in outputs.items():
         if array.ndim == 0:
@@ -69,19 +92,24 @@ def predict_reply(outputs: dict[str, np.ndarray], layout: str) -> bytes:
         if batch >= 0 and array.shape[0] != batch:
             raise invalid(f"Tensor name: {name} has inconsistent batch size: {array.shape[0]} expecting: {batch}")
         batch = array.shape[0]
+    for array in outputs.values():
+        _check_writable(array)
     if len(outputs) == 1:
-        return _encode(lambda o: {"predictions": next(iter(o.values()))}, outputs)
-    return _encode(lambda o: {"predictions": [{n: o[n][i] for n in o} for i in range(batch)]}, outputs)
+        name, array = next(iter(outputs.items()))
+        return _dumps({"predictions": _whole(name, array)})
+    rows = {name: _rows(name, array) for name, array in outputs.items()}
+    return _dumps({"predictions": [{name: rows[name][i] for name in rows} for i in range(batch)]})
 
 
-def _float(value: float) -> float:
-    return float(decimal_string(value)) if math.isfinite(value) else value
+def _decimals(values: list[float]) -> list[orjson.Fragment]:
+    """Scores and regression values: floats in TF Serving's protos, written by WriteDecimal."""
+    return [orjson.Fragment(text) for text in decimal_texts(np.asarray(values, dtype=np.float32))]
 
 
 def classify_reply(labels: list[list[str]], scores: list[list[float]]) -> bytes:
-    results = [[[label, _float(score)] for label, score in zip(ls, ss)] for ls, ss in zip(labels, scores)]
-    return json.dumps({"results": results}, allow_nan=True).encode()
+    results = [list(map(list, zip(row_labels, _decimals(row_scores)))) for row_labels, row_scores in zip(labels, scores)]
+    return orjson.dumps({"results": results})
 
 
 def regress_reply(values: list[float]) -> bytes:
-    return json.dumps({"results": [_float(v) for v in values]}, allow_nan=True).encode()
+    return orjson.dumps({"results": _decimals(values)})

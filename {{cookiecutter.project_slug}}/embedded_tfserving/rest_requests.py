@@ -3,31 +3,37 @@ columnar ("inputs") predict requests, and tf.Example lists for classify and regr
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
 import orjson
 
 from .errors import ServingError, invalid
-from .json_messages import json_type, json_value_string, parse_error_message
-from .json_tensors import decode_base64, fast, is_base64_object, json_to_array, lossless, walk
+from .json_messages import as_rapidjson_number, json_type, json_value_string, parse_document
+from .json_tensors import decode_base64, fast, is_base64_object, json_to_array, utf8, walk
+
+
+class JsonDocument(dict[str, Any]):
+    """A request's top-level JSON object; `literals`: whether true/false may occur in it (numpy
+    reads them as 1/0 among numbers, which TF Serving refuses, so the fast path must look)."""
+
+    literals = True
 
 
 def parse_body(body: bytes) -> dict[str, Any]:
-    """The request's top-level JSON object (NaN and Infinity allowed, as rapidjson's flag allows)."""
-    if not body.strip():
+    """The request's top-level JSON object, read as TF Serving's rapidjson reads it (NaN and
+    Infinity allowed, anything after the root value ignored)."""
+    if not body:
         raise invalid("JSON Parse error: The document is empty")
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError:
-        try:
-            doc = json.loads(body)  # accepts NaN / Infinity, which orjson refuses
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise invalid(f"JSON Parse error: {parse_error_message(error)}") from None
+        doc = parse_document(body)
     if not isinstance(doc, dict):
         raise invalid(f"JSON Value: {json_value_string(doc)} Is not object")
-    return doc
+    document = JsonDocument(doc)
+    document.literals = b"true" in body or b"false" in body  # one byte search instead of one per tensor
+    return document
 
 
 def signature_name(doc: dict[str, Any]) -> str:
@@ -52,30 +58,31 @@ def _one_instance(value: Any, name: str, dtype: str, seen: dict[str, tuple[int, 
     return array
 
 
-def _fast_instances(instances: list[Any], inputs: dict[str, str], objects: bool) -> dict[str, np.ndarray] | None:
+def _fast_instances(instances: list[Any], inputs: dict[str, str], objects: bool,
+                    literals: bool) -> dict[str, np.ndarray] | None:
     if not objects:
         name = next(iter(inputs))
-        array = fast(instances, inputs[name])
+        array = fast(instances, inputs[name], literals)
         return None if array is None else {name: array}
     keys = set(inputs)
     if not all(isinstance(i, dict) and i.keys() == keys for i in instances):
         return None
     tensors = {}
     for name, dtype in inputs.items():
-        array = fast([i[name] for i in instances], dtype)
+        array = fast([i[name] for i in instances], dtype, literals)
         if array is None:
             return None
         tensors[name] = array
     return tensors
 
 
-def instances_to_tensors(instances: list[Any], inputs: dict[str, str]) -> dict[str, np.ndarray]:
+def instances_to_tensors(instances: list[Any], inputs: dict[str, str], literals: bool = True) -> dict[str, np.ndarray]:
     """Row format: each element is one example (an object keyed by input name when several)."""
     first_is_object = isinstance(instances[0], dict) and not is_base64_object(instances[0])
     if not isinstance(instances[0], dict) and len(inputs) > 1:
         raise invalid("instances is a plain list, but expecting list of objects as multiple input tensors "
                       "required as per tensorinfo_map")
-    converted = _fast_instances(instances, inputs, first_is_object)
+    converted = _fast_instances(instances, inputs, first_is_object, literals)
     if converted is not None:
         return converted
     names = sorted(inputs)
@@ -107,19 +114,19 @@ def instances_to_tensors(instances: list[Any], inputs: dict[str, str]) -> dict[s
     return {name: np.stack(arrays) for name, arrays in rows.items()}
 
 
-def inputs_to_tensors(value: Any, inputs: dict[str, str]) -> dict[str, np.ndarray]:
+def inputs_to_tensors(value: Any, inputs: dict[str, str], literals: bool = True) -> dict[str, np.ndarray]:
     """Columnar format: a value/list for a single input, or an object input name -> tensor."""
     if not isinstance(value, dict) or is_base64_object(value):
         if len(inputs) > 1:
             raise invalid("inputs is a plain value/list, but expecting an object as multiple input tensors "
                           "required as per tensorinfo_map")
         name, dtype = next(iter(inputs.items()))
-        return {name: json_to_array(value, dtype)}
+        return {name: json_to_array(value, dtype, literals)}
     tensors = {}
     for name in sorted(inputs):
         if name not in value:
             raise invalid(f"Missing named input: {name} in 'inputs' object.")
-        tensors[name] = json_to_array(value[name], inputs[name])
+        tensors[name] = json_to_array(value[name], inputs[name], literals)
     return tensors
 
 
@@ -127,18 +134,19 @@ def predict_request_tensors(doc: dict[str, Any], inputs: dict[str, str]) -> tupl
     """(tensors, "row" | "columnar") from a predict body; `inputs` maps input name -> dtype."""
     if not inputs:
         raise invalid(f"Failed to get input map for signature: {doc.get('signature_name') or 'DEFAULT'}")
+    literals = getattr(doc, "literals", True)
     if "instances" in doc:
         if "inputs" in doc:
             raise invalid(f"JSON Value: {json_value_string(doc)} Not formatted correctly expecting only one of "
                           "'inputs' or 'instances' keys to exist ")
         instances = doc["instances"]
         if not isinstance(instances, list):
-            raise invalid(f"JSON Value: {json_value_string(doc)} Excepting 'instances' to be an list/array")
+            raise invalid(f"JSON Value: {json_value_string(doc)} Expecting 'instances' to be an list/array")
         if not instances:
             raise invalid(f"JSON Value: {json_value_string(doc)} No values in 'instances' array")
-        return instances_to_tensors(instances, inputs), "row"
+        return instances_to_tensors(instances, inputs, literals), "row"
     if "inputs" in doc:
-        return inputs_to_tensors(doc["inputs"], inputs), "columnar"
+        return inputs_to_tensors(doc["inputs"], inputs, literals), "columnar"
     raise invalid("Missing 'inputs' or 'instances' key")
 
 
@@ -149,27 +157,27 @@ def _feature_kind_error(name: str, kind: str) -> ServingError:
 
 
 def _add_to_feature(value: Any, name: str, feature: dict[str, list[Any]]) -> None:
+    """AddValueToFeature: ints and bools -> int64_list, other numbers -> float_list, strings and
+    {"b64": ...} -> bytes_list; one kind per feature."""
     kind = next(iter(feature), None)
     if value is None or isinstance(value, list) or (isinstance(value, dict) and not is_base64_object(value)):
         raise invalid(f"Feature: {name} has element with unexpected JSON type: {json_type(value)}")
-    if isinstance(value, int) and not isinstance(value, bool) and not -2**63 <= value <= 2**64 - 1:
-        value = float(value)  # rapidjson reads an integer that fits neither int64 nor uint64 as a double
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = as_rapidjson_number(value)
     if isinstance(value, int):  # bools too: TF Serving stores them in int64_list
         if kind not in (None, "int64"):
-            raise _feature_kind_error(name, {"bytes": "bytes", "float": "float"}[str(kind)])
+            raise _feature_kind_error(name, str(kind))
         if not isinstance(value, bool) and value > 2**63 - 1:
-            raise invalid(f"Feature: {name} has uint64 element. Only int64 is supported.")
+            raise invalid(f"Feature: {name} has uint64_t element. Only int64_t is supported.")
         feature.setdefault("int64", []).append(int(value))
     elif isinstance(value, float):
         if kind not in (None, "float"):
             raise _feature_kind_error(name, str(kind))
-        if not lossless(value, True):
-            raise invalid(f"Cannot convert JSON value: {json_value_string(value)} to float without loss of precision.")
         feature.setdefault("float", []).append(value)
     else:
         if kind not in (None, "bytes"):
             raise _feature_kind_error(name, str(kind))
-        feature.setdefault("bytes", []).append(decode_base64(value) if isinstance(value, dict) else value.encode())
+        feature.setdefault("bytes", []).append(decode_base64(value) if isinstance(value, dict) else utf8(value))
 
 
 def example_from_json(value: Any) -> Any:
@@ -193,7 +201,8 @@ def classify_regress_examples(doc: dict[str, Any], method: str) -> tuple[list[An
     """(examples, context example or None) from a classify/regress body."""
     context = example_from_json(doc["context"]) if "context" in doc else None
     if "examples" not in doc:
-        raise invalid(f"JSON Value: {json_value_string(doc)} When method is {method}, key 'examples' is expected "
+        # TF Serving says "classify" for regress requests too
+        raise invalid(f"JSON Value: {json_value_string(doc)} When method is classify, key 'examples' is expected "
                       "and was not found")
     examples = doc["examples"]
     if not isinstance(examples, list):

@@ -1,7 +1,9 @@
 """One loaded model version: its SignatureDefs (as TF Serving reports them) and a way to run them.
 
 Any SavedModel runs through TensorFlow itself: `tf.saved_model.load` exposes every SignatureDef
-as a function, TF1 graphs (like TF Serving's half_plus_two test models) included.
+as a function, TF1 graphs (like TF Serving's half_plus_two test models) included. Models exported by
+TF 1.0 (GraphDef producer <= 21, like half_plus_three) get their legacy shapes read as TF Serving
+reads them first (legacy_savedmodel.py).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ServingError, from_exception
+from .legacy_savedmodel import load_rewritten, needs_rewrite
 
 SERVE_TAG = "serve"
 DEFAULT_SIGNATURE = "serving_default"
@@ -19,8 +22,8 @@ CLASSIFY_METHOD = "tensorflow/serving/classify"
 REGRESS_METHOD = "tensorflow/serving/regress"
 
 
-def read_signature_defs(version_dir: Path) -> dict[str, Any]:
-    """SignatureDef protos of the `serve` MetaGraph, read from saved_model.pb."""
+def read_serve_meta_graph(version_dir: Path) -> Any:
+    """The MetaGraphDef tagged `serve` in saved_model.pb, with TF Serving's errors when there is none."""
     from tensorflow.core.protobuf import saved_model_pb2
 
     path = version_dir / "saved_model.pb"
@@ -34,7 +37,7 @@ def read_signature_defs(version_dir: Path) -> dict[str, Any]:
         raise ServingError("DATA_LOSS", f"Can't parse {path} as binary proto: {error}") from None
     for meta_graph in saved_model.meta_graphs:
         if SERVE_TAG in meta_graph.meta_info_def.tags:
-            return dict(meta_graph.signature_def)
+            return meta_graph
     found = [list(m.meta_info_def.tags) for m in saved_model.meta_graphs]
     raise ServingError("NOT_FOUND", "Could not find meta graph def matching supplied tags: " + "{ serve }. "
                                     f"To inspect available tag-sets in the SavedModel, please use the SavedModel "
@@ -49,9 +52,13 @@ class Servable:
         from tensorflow.core.framework import types_pb2
 
         self.name, self.version, self.path = name, version, path
-        self.signature_defs = read_signature_defs(path)
+        meta_graph = read_serve_meta_graph(path)
+        self.signature_defs = dict(meta_graph.signature_def)  # the file's own, also for legacy models
         try:
-            self._loaded = tf.saved_model.load(str(path), tags=[SERVE_TAG])
+            if needs_rewrite(meta_graph):
+                self._loaded = load_rewritten(path, [SERVE_TAG])
+            else:
+                self._loaded = tf.saved_model.load(str(path), tags=[SERVE_TAG])
         except Exception as error:
             raise ServingError("INTERNAL", f"Failed to load SavedModel at {path}: {error}") from None
         self._functions = dict(self._loaded.signatures)
@@ -69,23 +76,14 @@ class Servable:
 
     def run(self, signature: str, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         key = signature or DEFAULT_SIGNATURE
-        function = self._functions[key]
-        expected = self.signature_defs[key].inputs
-        missing, extra = _braced(set(expected) - set(inputs)), _braced(set(inputs) - set(expected))
-        if missing != "{}" or extra != "{}":
-            raise ServingError("INVALID_ARGUMENT", f"Request inputs do not match required inputs for model "
-                                                   f"`{self.name}`. Send extra: {extra}. Missing but required: {missing}.")
+        function = self._functions[key]  # inputs were checked against the signature (inference.py)
         try:
             feeds = {alias: self._tf.constant(value) for alias, value in inputs.items()}
             outputs = function(**feeds)
         except Exception as error:
             raise from_exception(error) from None
-        return {alias: tensor.numpy() for alias, tensor in outputs.items()}
+        return {alias: np.asarray(tensor.numpy()) for alias, tensor in outputs.items()}  # a 0-d string is bytes
 
     def release(self) -> None:
         self._functions.clear()
         self._loaded = None
-
-
-def _braced(names: set[str]) -> str:
-    return "{" + ",".join(sorted(names)) + "}"

@@ -23,9 +23,15 @@ from .manager import Manager
 from .metrics import ServingMetrics
 from .rest import RestApi
 from .tls import grpc_credentials, grpc_tls, rest_ssl_context
+from .validation import VersionLabelError
 
 log = logging.getLogger("model_server")
 GRACE_SECONDS = 10
+LABELS_AT_STARTUP = (
+    "TF Serving assigns version_labels before it loads the models of a config, so a label in the config "
+    "a server starts with points at a version that is not loaded yet. Start without the label and add it "
+    "to the config (a reload: HandleReloadConfigRequest or --model_config_file_poll_wait_seconds) once the "
+    "version is AVAILABLE, or pass --allow_version_labels_for_unavailable_models")
 
 
 def initial_config(flags: Any) -> Any:
@@ -72,8 +78,10 @@ async def serve(flags: Any) -> int:
 
     try:
         await manager.apply_config(config)
+    except VersionLabelError as error:
+        raise StartupError(f"{error}. {LABELS_AT_STARTUP}") from None
     except ServingError as error:
-        raise StartupError(error.message) from None
+        raise StartupError(str(error)) from None
     for model in manager.models.values():
         if manager.serving_version(model.name) is None:
             failures = "; ".join(f"version {v.number}: {v.error.message}" for v in model.versions.values() if v.error)
@@ -127,16 +135,22 @@ async def serve(flags: Any) -> int:
 
 
 async def poll_config(manager: Manager, flags: Any) -> None:
-    """Re-read --model_config_file every --model_config_file_poll_wait_seconds; apply it when it changed."""
+    """Read and apply --model_config_file every --model_config_file_poll_wait_seconds, changed or not,
+    as TF Serving's PollFilesystemAndReloadConfig does.
+
+    A file that fails (unreadable, unparsable, or refused by validation.check_config, e.g. a label on
+    a version that is not AVAILABLE) is logged and changes nothing, and is tried again at the next
+    poll: a label written ahead of its version applies at the first poll after the version is
+    AVAILABLE. Applying the file also undoes a config set since by HandleReloadConfigRequest."""
     path = Path(flags.model_config_file)
-    last = path.read_text()
+    applied = path.read_text()
     while True:
         await asyncio.sleep(flags.model_config_file_poll_wait_seconds)
         try:
             text = path.read_text()
-            if text != last:
-                last = text
-                await manager.apply_config(read_model_server_config(path))
+            await manager.apply_config(read_model_server_config(path))
+            if text != applied:
+                applied = text
                 log.info("Applied the changed model config %s", path)
         except Exception as error:  # keep serving the previous config
             log.error("Not applying %s: %s", path, error)

@@ -17,7 +17,7 @@ def run_warmup(servable: Servable) -> int:
     import tensorflow as tf
     from tensorflow_serving.apis import prediction_log_pb2
 
-    from .inference import classify_arrays, regress_arrays, request_arrays
+    from .inference import classify_arrays, predict_inputs, regress_arrays
 
     path = servable.path / WARMUP_FILE
     if not path.exists():
@@ -37,9 +37,7 @@ def run_warmup(servable: Servable) -> int:
             raise ServingError("DATA_LOSS", f"Failed to parse warmup record {count} from {path}") from None
         kind = log.WhichOneof("log_type")
         if kind == "predict_log":
-            request = log.predict_log.request
-            servable.signature(request.model_spec.signature_name)  # TF Serving's error for an unknown one
-            servable.run(request.model_spec.signature_name, request_arrays(request.inputs))
+            servable.run(*predict_inputs(servable, log.predict_log.request))  # checked as a Predict call is
         elif kind in ("classify_log", "regress_log"):
             request = getattr(log, kind).request
             function = classify_arrays if kind == "classify_log" else regress_arrays

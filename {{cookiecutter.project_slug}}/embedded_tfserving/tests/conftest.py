@@ -2,7 +2,10 @@
 
 The conformance tests speak only HTTP and gRPC, so they can run against a real TensorFlow Serving:
 set SERVING_REST_URL and SERVING_GRPC_TARGET to one serving TF Serving's half_plus_two test model
-as `half_plus_two` (from saved_model_half_plus_two_2_versions). Otherwise the server starts here.
+as `half_plus_two` (from saved_model_half_plus_two_2_versions), with HALF_PLUS_TWO_CONFIG below as
+its --model_config_file and --allow_version_labels_for_unavailable_models: the config labels version
+123 (`stable`), and TF Serving assigns labels before it loads a config's models, so without that flag
+it refuses to start. Otherwise the server starts here, with the same config and flag.
 TF Serving's test models are found through TF_SERVING_TESTDATA, else a `shared/fixtures/tf_serving_testdata`
 beside any ancestor folder; without them those tests skip.
 """
@@ -71,7 +74,8 @@ def half_plus_two(tf_serving_testdata: Path, tmp_path_factory: pytest.TempPathFa
     monitoring = folder / "monitoring.config"
     monitoring.write_text('prometheus_config { enable: true, path: "/monitoring/prometheus/metrics" }')
     flags = [f"--model_config_file={config}", f"--base_path_map=/testdata={tf_serving_testdata}",
-             f"--monitoring_config_file={monitoring}", "--file_system_poll_wait_seconds=1"]
+             f"--monitoring_config_file={monitoring}", "--file_system_poll_wait_seconds=1",
+             "--allow_version_labels_for_unavailable_models"]  # the label is in the initial config
     with ServerProcess(flags, folder / "server.log") as server:
         server.start()
         yield Target(server.rest_url, server.grpc_target, "half_plus_two")

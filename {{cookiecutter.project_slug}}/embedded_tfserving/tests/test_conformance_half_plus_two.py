@@ -42,10 +42,9 @@ def test_status_lists_every_version_newest_first(half_plus_two) -> None:
         {"version": "123", "state": "AVAILABLE", "status": ok}]}
 
 
-def test_status_of_one_version_and_of_a_label(half_plus_two) -> None:
-    for path in ("/versions/123", "/labels/stable"):
-        reply = requests.get(f"{half_plus_two.rest_url}/v1/models/half_plus_two{path}", timeout=10)
-        assert [v["version"] for v in reply.json()["model_version_status"]] == ["123"]
+def test_status_of_one_version(half_plus_two) -> None:
+    reply = requests.get(f"{half_plus_two.rest_url}/v1/models/half_plus_two/versions/123", timeout=10)
+    assert [v["version"] for v in reply.json()["model_version_status"]] == ["123"]
 
 
 def test_metadata_matches_tf_serving(half_plus_two, tf_serving_testdata) -> None:
@@ -60,7 +59,6 @@ def test_metadata_matches_tf_serving(half_plus_two, tf_serving_testdata) -> None
 @pytest.mark.parametrize(("path", "status", "message"), [
     ("/v1/models/nope", 404, "Could not find any versions of model nope"),
     ("/v1/models/half_plus_two/versions/50", 404, "Could not find version 50 of model half_plus_two"),
-    ("/v1/models/half_plus_two/labels/nope", 400, "Unrecognized servable version label: nope"),
     ("/v1/models", 400, "Missing model name in request."),
     ("/v1/models/nope/metadata", 404, "Servable not found for request: Latest(nope)"),
 ])

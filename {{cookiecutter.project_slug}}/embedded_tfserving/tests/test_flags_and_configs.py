@@ -58,7 +58,8 @@ def test_batching_parameters_validation() -> None:
         parse_batching_parameters("max_batch_size { value: 8 } allowed_batch_sizes: 4")
     with pytest.raises(ConfigError, match="monotonically increasing"):
         parse_batching_parameters("max_batch_size { value: 8 } allowed_batch_sizes: 8 allowed_batch_sizes: 8")
-    with pytest.raises(ConfigError, match=r"batching.conf: .*line 2"):
+    parse_error = r"batching\.conf: Error parsing text-format tensorflow\.serving\.BatchingParameters: 2:1 "
+    with pytest.raises(ConfigError, match=parse_error):
         parse_batching_parameters("max_batch_size { value: 8 }\nbogus: 1", "batching.conf")
 
 

@@ -91,7 +91,7 @@ def test_example_integers_are_read_as_rapidjson_reads_them() -> None:
     # rapidjson keeps an integer that fits int64 or uint64 as one (TF Serving refuses the uint64s)
     # and reads any other as a double, which goes to float_list (found by the test above).
     assert example_from_json({"x": -2**63}).features.feature["x"].int64_list.value == [-2**63]
-    with pytest.raises(ServingError, match="has uint64 element"):
+    with pytest.raises(ServingError, match="has uint64_t element"):
         example_from_json({"x": 2**64 - 1})
     for beyond in (-2**63 - 1, 2**64):
         feature = example_from_json({"x": beyond}).features.feature["x"]

@@ -121,8 +121,10 @@ def test_path_traversal_in_model_and_version_is_an_error_not_a_file(plain_server
 
 def test_unknown_model_and_version_are_404(plain_server) -> None:
     assert_error(post(plain_server, PREDICT_BODY, "/v1/models/nope:predict"), 404, "Servable not found for request: Latest(nope)")
-    assert_error(post(plain_server, PREDICT_BODY, f"/v1/models/{MODEL}/versions/99999999999999999999:predict"), 404,
+    assert_error(post(plain_server, PREDICT_BODY, f"/v1/models/{MODEL}/versions/{2**63 - 1}:predict"), 404,
                  "Servable not found")
+    assert_error(post(plain_server, PREDICT_BODY, f"/v1/models/{MODEL}/versions/99999999999999999999:predict"), 400,
+                 "Failed to convert version: 99999999999999999999 to numeric.")  # beyond int64, as TF Serving
 
 
 def test_slowloris_headers_are_cut_off(plain_server) -> None:
