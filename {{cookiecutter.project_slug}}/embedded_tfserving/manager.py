@@ -105,7 +105,8 @@ class Manager:
     # --- configuration ------------------------------------------------------------------------
 
     async def apply_config(self, config: Any) -> None:
-        """Replace the model set with `config` (a ModelServerConfig); returns once new loads settle.
+        """Replace the model set with `config` (a ModelServerConfig); returns once the models it adds have
+        loaded or failed (retries included).
 
         As ServerCore::ReloadConfig: the config is checked first (validation.check_config; labels
         against the versions AVAILABLE now, before this config's loads), and one that fails raises
@@ -116,6 +117,7 @@ class Manager:
                 allow_version_labels_for_unavailable_models=self.flags.allow_version_labels_for_unavailable_models)
             self.config = config
             wanted = {c.name: c for c in config.model_config_list.config}
+            added = {name for name in wanted if name not in self.models or not self.models[name].configured}
             for name, model in self.models.items():
                 if name not in wanted:
                     model.configured = False
@@ -127,16 +129,15 @@ class Manager:
                 else:
                     known.base_path, known.config, known.configured = base, model_config, True
             await self._reconcile_all()
-            await self._settle()
+            pending = [load for (name, _), load in self._loads.items() if name in added]
+        # As AddModelsViaModelConfigList: wait for the models this config adds (all of them the first
+        # time), not for new versions of models already served; and outside the lock, so that the
+        # file-system poll goes on while a load retries.
+        await asyncio.gather(*pending, return_exceptions=True)
 
     def available_versions(self) -> dict[str, set[int]]:
         """The AVAILABLE versions of each model (what TF Serving's servable state monitor reports)."""
         return {name: {n for n, v in model.versions.items() if v.state == AVAILABLE} for name, model in self.models.items()}
-
-    async def _settle(self) -> None:
-        """Wait for the loads in progress (including retries)."""
-        while self._loads:
-            await asyncio.gather(*self._loads.values(), return_exceptions=True)
 
     # --- polling ------------------------------------------------------------------------------
 

@@ -77,3 +77,27 @@ def test_startup_fails_clearly_when_nothing_loads(tmp_path: Path) -> None:
                             log_path=tmp_path / "server.log")
     with pytest.raises(StartupError, match="model m has no version that loaded"):
         server.start(timeout=120)
+
+
+def test_a_retrying_load_does_not_hold_up_new_versions_or_config_polls(tf1_model: Path, tmp_path: Path) -> None:
+    # A corrupt version retried for minutes must not stop the file-system poll from loading the next
+    # version, while the config file is polled too (server_core.cc AddModelsViaModelConfigList waits
+    # only for the models a config adds, not for new versions of those it already serves)
+    base = tmp_path / "models" / "m"
+    place_version(tf1_model, base, 1)
+    config = tmp_path / "models.config"
+    config.write_text('model_config_list { config { name: "m" base_path: "' + str(base) + '" model_platform: "tensorflow" } }')
+    flags = [f"--model_config_file={config}", "--model_config_file_poll_wait_seconds=1", "--file_system_poll_wait_seconds=1",
+             "--max_num_load_retries=1000", "--load_retry_interval_micros=2000000"]
+    with ServerProcess(flags, log_path=tmp_path / "server.log") as server:
+        server.start()
+        corrupt = tmp_path / "v2"
+        corrupt.mkdir()
+        (corrupt / "saved_model.pb").write_bytes(b"this is not a SavedModel")
+        place_version(corrupt, base, 2)
+        wait_for(lambda: states(server).get("2", {}).get("state") == "LOADING", "version 2 to be retried")
+        write_tf1_model(tmp_path / "v3", b=3.0)
+        place_version(tmp_path / "v3", base, 3)
+        wait_for(lambda: states(server).get("3", {}).get("state") == "AVAILABLE", "version 3 to load", timeout=30)
+        reply = requests.post(f"{server.rest_url}/v1/models/m:predict", json={"instances": [[1.0]]}, timeout=30)
+        assert reply.json() == {"predictions": [[3.5]]}
