@@ -47,6 +47,7 @@ class Version:
     error: ServingError | None = None
     servable: Servable | None = None
     in_flight: int = 0
+    cancel_retry: bool = False  # set once no longer aspired: the load ends after the attempt in progress
     idle: asyncio.Event = field(default_factory=asyncio.Event)
     queues: dict[str, BatchQueue] = field(default_factory=dict)
 
@@ -176,7 +177,11 @@ class Manager:
                 self._loads[(model.name, number)] = asyncio.ensure_future(self._load(model, version))
         serving_aspired = any(model.versions[n].state == AVAILABLE for n in wanted if n in model.versions)
         for number, version in list(model.versions.items()):
-            if number in wanted or version.state != AVAILABLE:
+            if number in wanted:
+                continue
+            if version.state == LOADING:  # aspired_versions_manager.cc: CancelLoadServableRetry
+                version.cancel_retry = True
+            if version.state != AVAILABLE:
                 continue
             if model.configured and not serving_aspired:
                 continue  # availability preserving: keep serving until a wanted version is ready
@@ -196,7 +201,7 @@ class Manager:
                 except ServingError as error:
                     version.error = error
                     log.error("Loading servable: {name: %s version: %d} failed: %s", model.name, version.number, error)
-                    if attempt + 1 < attempts and model.configured:
+                    if attempt + 1 < attempts and not version.cancel_retry:
                         await asyncio.sleep(self.flags.load_retry_interval_micros / 1e6)
                         continue
                     version.state = END

@@ -3,12 +3,15 @@ version is reported in status and metrics while the previous one keeps serving."
 
 from __future__ import annotations
 
+import shutil
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 from embedded_tfserving.errors import StartupError
 from embedded_tfserving.process import ServerProcess
@@ -86,7 +89,9 @@ def test_a_retrying_load_does_not_hold_up_new_versions_or_config_polls(tf1_model
     base = tmp_path / "models" / "m"
     place_version(tf1_model, base, 1)
     config = tmp_path / "models.config"
-    config.write_text('model_config_list { config { name: "m" base_path: "' + str(base) + '" model_platform: "tensorflow" } }')
+    # Every version stays aspired (policy "all"), so version 2 goes on retrying once version 3 is there.
+    config.write_text('model_config_list { config { name: "m" base_path: "' + str(base) + '" model_platform: "tensorflow" '
+                      'model_version_policy { all {} } } }')
     flags = [f"--model_config_file={config}", "--model_config_file_poll_wait_seconds=1", "--file_system_poll_wait_seconds=1",
              "--max_num_load_retries=1000", "--load_retry_interval_micros=2000000"]
     with ServerProcess(flags, log_path=tmp_path / "server.log") as server:
@@ -101,3 +106,37 @@ def test_a_retrying_load_does_not_hold_up_new_versions_or_config_polls(tf1_model
         wait_for(lambda: states(server).get("3", {}).get("state") == "AVAILABLE", "version 3 to load", timeout=30)
         reply = requests.post(f"{server.rest_url}/v1/models/m:predict", json={"instances": [[1.0]]}, timeout=30)
         assert reply.json() == {"predictions": [[3.5]]}
+        assert states(server)["2"]["state"] == "LOADING"  # still retrying: it did not hold version 3 up
+
+
+def failed_attempts(server: ServerProcess, version_dir: Path) -> float:
+    families = text_string_to_metric_families(requests.get(f"{server.rest_url}/monitoring/prometheus/metrics",
+                                                           timeout=10).text)
+    return sum(sample.value for family in families for sample in family.samples
+               if sample.labels.get("model_path") == str(version_dir) and sample.labels.get("status") == "fail")
+
+
+def test_a_version_no_longer_aspired_stops_retrying_its_load(tf1_model: Path, tmp_path: Path) -> None:
+    # aspired_versions_manager.cc cancels the load retries of a version that leaves the aspired set
+    # (CancelLoadServableRetry): a corrupt version removed from disk is not retried for minutes on.
+    base = tmp_path / "models" / "m"
+    place_version(tf1_model, base, 1)
+    monitoring = tmp_path / "monitoring.config"
+    monitoring.write_text('prometheus_config { enable: true, path: "/monitoring/prometheus/metrics" }')
+    flags = ["--model_name=m", f"--model_base_path={base}", "--file_system_poll_wait_seconds=1",
+             f"--monitoring_config_file={monitoring}",
+             "--max_num_load_retries=1000", "--load_retry_interval_micros=1000000"]
+    with ServerProcess(flags, log_path=tmp_path / "server.log") as server:
+        server.start()
+        corrupt = tmp_path / "v2"
+        corrupt.mkdir()
+        (corrupt / "saved_model.pb").write_bytes(b"this is not a SavedModel")
+        place_version(corrupt, base, 2)
+        wait_for(lambda: failed_attempts(server, base / "2") >= 2, "version 2 to be retried")
+        shutil.rmtree(base / "2")
+        wait_for(lambda: "2" not in states(server), "version 2 to end and leave the status", timeout=20)
+        ended_after = failed_attempts(server, base / "2")
+        time.sleep(3)  # three retry intervals
+        assert failed_attempts(server, base / "2") == ended_after
+        assert states(server) == {"1": {"version": "1", "state": "AVAILABLE",
+                                        "status": {"error_code": "OK", "error_message": ""}}}

@@ -123,7 +123,9 @@ def test_swap_under_load_picks_up_versions_published_into_the_mounted_models(sta
     assert summary["corrupt"]["never_served"]
     # The run removed what it published: models/ holds the starting version, and it serves again.
     assert sorted(published_versions(root / "models" / published_model.name)) == [published_model.version]
-    assert f"version {published_model.version} AVAILABLE" in make(root, "status").stdout
+    shown = make(root, "status").stdout
+    assert f"version {published_model.version} AVAILABLE" in shown, \
+        shown + container(root, "tfserving").logs(tail=60).decode(errors="replace")
 
 
 def test_locust_master_and_two_workers_run_in_containers(stack, published_model) -> None:

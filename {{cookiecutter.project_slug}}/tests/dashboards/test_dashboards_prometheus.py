@@ -57,7 +57,9 @@ def locust_traffic(stack, tmp_path: Path):
     finally:
         done.set()
         thread.join(120)
-    assert results and results[0].requests > 0 and results[0].failures == 0, results
+    failures_csv = tmp_path / "locust" / "dashboards_failures.csv"
+    assert results and results[0].requests > 0 and results[0].failures == 0, \
+        (results, failures_csv.read_text() if failures_csv.is_file() else "no failures file")
 
 
 def test_every_panel_query_returns_data(locust_traffic) -> None:

@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import csv
 import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from embedded_tfserving.process import ServerProcess, free_port
 
+from {{ cookiecutter.package_name }}.loadtest import locust_run
 from {{ cookiecutter.package_name }}.settings import PROJECT_ROOT
 
 pytestmark = pytest.mark.slow
@@ -63,6 +66,21 @@ def test_wrong_model_name_fails_before_load(server, tmp_path):
                     "--metrics-port", "0", "--reports-dir", str(tmp_path))
     assert done.returncode != 0
     assert "'no_such_model' not found" in done.stderr
+
+
+def test_a_run_started_with_sigint_ignored_still_stops_when_asked(server, published_model, tmp_path):
+    """A background job of a script (`cmd &`, nohup, some CI runners) starts with SIGINT ignored and
+    passes that on to Locust: the SIGINT that ends a run early must still end it, reports written."""
+    spec = locust_run.LocustRun(label="early", out_dir=tmp_path, host=server.rest_url, model_name=published_model.name,
+                                protocol="rest", users=2, seconds=120, grpc_target=server.grpc_target, metrics_port=0)
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # inherited by the Locust process
+    started = time.monotonic()
+    try:
+        result = locust_run.run(spec, progress=lambda _: None, stop_when=lambda: time.monotonic() > started + 8)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert time.monotonic() - started < 60, "Locust ignored the SIGINT and ran on towards its 120 s"
+    assert result.requests > 0 and result.failures == 0 and not result.interrupted
 
 
 @pytest.mark.parametrize("protocol", ["rest", "grpc"])

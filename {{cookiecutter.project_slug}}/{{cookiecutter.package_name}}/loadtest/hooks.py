@@ -8,6 +8,8 @@ import csv
 import json
 import logging
 import os
+import signal
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +28,13 @@ if TYPE_CHECKING:
     from .locust_run import Request
 
 logger = logging.getLogger(__name__)
+
+# Ctrl-C, and the SIGINT that locust_run sends to end a run, make Locust write its reports and exit.
+# A process started with SIGINT ignored (a background job of a script, nohup, some CI runners)
+# passes that on, and Python then installs no KeyboardInterrupt handler: Locust would run to its time
+# limit. Restore Python's default handler (only the main thread may; the locustfile is imported there).
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN and threading.current_thread() is threading.main_thread():
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @events.init_command_line_parser.add_listener

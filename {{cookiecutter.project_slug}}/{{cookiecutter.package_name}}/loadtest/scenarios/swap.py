@@ -200,7 +200,10 @@ def restore(base: Path, before: set[int], rest_url: str, model_name: str, timeou
         say(f"removed the versions this run published ({', '.join(map(str, added))}); waiting for version "
             f"{max(before)} to serve again")
         deadline = time.monotonic() + timeout
-        while not is_available(rest_url, model_name, max(before)) and time.monotonic() < deadline:
+        while not is_available(rest_url, model_name, max(before)):
+            if time.monotonic() > deadline:
+                raise LoadTestError(f"version {max(before)} of {model_name} did not serve again within {timeout:.0f}s "
+                                    f"of removing this run's versions: see `make status` and the server's log")
             time.sleep(0.5)
 
 
