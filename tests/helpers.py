@@ -57,7 +57,8 @@ def run_make(project: Path, *targets: str, extra: dict[str, str] | None = None,
 
 # The ports of the default answers (.env), used by the tests that run the default project as a
 # user would (the workshop, `make demo`).
-DEFAULT_PORTS = {"REST": 8501, "gRPC": 8500, "Prometheus": 9090, "load-test metrics": 9646}
+DEFAULT_PORTS = {"REST": 8501, "gRPC": 8500, "Prometheus": 9090, "load-test metrics": 9646, "Alertmanager": 9093,
+                 "alert webhook receiver": 9095}
 
 
 def busy_default_ports() -> list[str]:

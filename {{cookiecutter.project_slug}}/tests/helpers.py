@@ -18,7 +18,8 @@ from {{ cookiecutter.package_name }}.data.schema import Schema, load_schema
 from {{ cookiecutter.package_name }}.settings import PROJECT_ROOT
 
 # Every variable of .env that names a port: scratch projects get free ones.
-PORT_SETTINGS = ("REST_PORT", "GRPC_PORT", "PROMETHEUS_PORT", "GRAFANA_PORT", "LOADTEST_METRICS_PORT", "LOCUST_WEB_PORT")
+PORT_SETTINGS = ("REST_PORT", "GRPC_PORT", "PROMETHEUS_PORT", "GRAFANA_PORT", "LOADTEST_METRICS_PORT", "LOCUST_WEB_PORT",
+                 "ALERTMANAGER_PORT", "ALERT_WEBHOOK_PORT")
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,20 @@ def require_prometheus_tool(name: str) -> str:
         message = f"{name} not installed (apt-get install prometheus)"
         if os.environ.get("REQUIRE_PROMETHEUS") == "1":
             pytest.fail(message + " and REQUIRE_PROMETHEUS=1")
+        pytest.skip(message)
+    return path
+
+
+def require_alertmanager() -> str:
+    """Path of Debian's prometheus-alertmanager (or upstream's alertmanager); skip when absent
+    unless REQUIRE_ALERTMANAGER=1 (CI)."""
+    from {{ cookiecutter.package_name }}.stack.alertmanager import INSTALL_HINT, alertmanager_binary
+
+    path = alertmanager_binary()
+    if path is None:
+        message = f"Alertmanager not installed ({INSTALL_HINT})"
+        if os.environ.get("REQUIRE_ALERTMANAGER") == "1":
+            pytest.fail(message + " and REQUIRE_ALERTMANAGER=1")
         pytest.skip(message)
     return path
 

@@ -27,3 +27,20 @@ def test_a_tf_serving_image_neither_here_nor_pullable_stops_serve_before_anythin
         assert compose.leftovers(scratch(root)) == {"containers": [], "networks": [], "volumes": []}
     finally:
         tear_down(root)
+
+
+def test_a_receiver_image_not_built_leaves_the_alert_receiver_out_and_says_so(
+        tmp_path: Path, published_model, local_images: dict[str, str]) -> None:
+    """The receiver runs on the project's Python image (LOCUST_IMAGE), which no registry has:
+    without it the stack still starts, Alertmanager included."""
+    root = compose_project(tmp_path / "project", published_model, local_images,
+                           LOCUST_IMAGE=f"localhost/{tmp_path.name.lower()}/locust:missing")
+    try:
+        served = serve(root)
+        assert served.returncode == 0, served.stdout + served.stderr
+        assert "the alert receiver's image" in served.stdout and "locust:missing" in served.stdout, served.stdout
+        assert "build alert-receiver" in served.stdout
+        running = {c.service for c in compose.containers(scratch(root)) if c.status == "running"}
+        assert {"tfserving", "prometheus", "alertmanager"} <= running and "alert-receiver" not in running, running
+    finally:
+        tear_down(root)

@@ -55,8 +55,9 @@ def test_status_shows_every_service_running_and_healthy(stack) -> None:
     assert "compose stack is up" in served
     shown = make(root, "status")
     assert shown.returncode == 0, shown.stderr
-    for service in ("tfserving", "prometheus"):
+    for service in ("tfserving", "prometheus", "alertmanager", "alert-receiver"):
         assert f"compose {service}: running (healthy)" in shown.stdout, shown.stdout
+    assert f"alerts: none firing (Alertmanager http://127.0.0.1:{read_env(root)['ALERTMANAGER_PORT']})" in shown.stdout
     assert "version 1 AVAILABLE" in shown.stdout
     if "compose grafana" not in shown.stdout:  # no Grafana image here: serve said it left it out
         assert "the stack runs without Grafana" in served
@@ -107,6 +108,42 @@ def test_prometheus_scrapes_the_server_and_a_panel_query_returns_data(stack, sch
         return any(float(series["value"][1]) > 0 for series in prometheus_query(prometheus, expr))
 
     wait_for(panel_has_data, f"data for the panel '{panel.title}' ({expr})", 90)
+
+
+def test_prometheus_loads_the_rules_and_sends_alerts_to_alertmanager_which_notifies_the_receiver(stack) -> None:
+    root, _ = stack
+    _, _, prometheus = urls(root)
+    env = read_env(root)
+    alertmanager = f"http://127.0.0.1:{env['ALERTMANAGER_PORT']}"
+    receiver = f"http://127.0.0.1:{env['ALERT_WEBHOOK_PORT']}/alerts"
+    # The rule files mounted from compose/rules/, every group evaluated without error.
+    groups = requests.get(f"{prometheus}/api/v1/rules", timeout=10).json()["data"]["groups"]
+    files = {Path(group["file"]).name for group in groups}
+    assert files == {path.name for path in (root / "compose" / "rules").glob("*.yml")}, files
+    rules = [rule for group in groups for rule in group["rules"]]
+    assert {"ModelServerDown", "ModelVersionLoadFailed"} <= {r["name"] for r in rules if r["type"] == "alerting"}
+
+    def evaluated() -> bool:
+        again = requests.get(f"{prometheus}/api/v1/rules", timeout=10).json()["data"]["groups"]
+        return all(rule["health"] == "ok" for group in again for rule in group["rules"])
+
+    wait_for(evaluated, "every rule to be evaluated without error", 60)
+    # Prometheus found Alertmanager by its service name.
+    managers = requests.get(f"{prometheus}/api/v1/alertmanagers", timeout=10).json()["data"]
+    assert [m["url"] for m in managers["activeAlertmanagers"]] == ["http://alertmanager:9093/api/v2/alerts"]
+    # Alertmanager reaches the receiver container by its service name: an alert posted as
+    # Prometheus posts it comes out as a notification (after group_wait, 10 s) in run/alerts.jsonl.
+    alert = {"labels": {"alertname": "ComposeRoutingCheck", "severity": "ticket"},
+             "annotations": {"summary": "posted by the compose test"}}
+    assert requests.post(f"{alertmanager}/api/v2/alerts", json=[alert], timeout=10).ok
+    wait_for(lambda: any(n["alerts"][0]["labels"]["alertname"] == "ComposeRoutingCheck"
+                         for n in requests.get(receiver, timeout=10).json()), "the receiver to be notified", 60)
+    lines = (root / "run" / "alerts.jsonl").read_text().splitlines()
+    assert any(json.loads(line)["commonLabels"].get("alertname") == "ComposeRoutingCheck" for line in lines)
+    shown = make(root, "status")
+    assert "ComposeRoutingCheck (ticket) since" in shown.stdout, shown.stdout
+    resolved = {**alert, "endsAt": "2020-01-01T00:00:00Z"}  # in the past: resolved now
+    assert requests.post(f"{alertmanager}/api/v2/alerts", json=[resolved], timeout=10).ok
 
 
 def test_swap_under_load_picks_up_versions_published_into_the_mounted_models(stack, published_model) -> None:

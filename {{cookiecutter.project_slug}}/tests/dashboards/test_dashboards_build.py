@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from embedded_tfserving.process import free_port
 
 from {{ cookiecutter.package_name }}.dashboards import grafana
-from {{ cookiecutter.package_name }}.dashboards.definitions import DASHBOARDS
+from {{ cookiecutter.package_name }}.dashboards.definitions import (
+    ALERTS,
+    DASHBOARDS,
+    FAST_BURN,
+    FAST_WINDOWS,
+    LATENCY_BUDGET,
+    SLO_PERIOD,
+    SLOW_BURN,
+)
 from {{ cookiecutter.package_name }}.dashboards.render import render_all
 from {{ cookiecutter.package_name }}.errors import DashboardError
 from {{ cookiecutter.package_name }}.settings import PROJECT_ROOT
@@ -53,8 +63,49 @@ def test_dashboard_is_well_formed(name: str) -> None:
         assert panel["targets"] and all(t["expr"] for t in panel["targets"])
         assert panel["datasource"]["uid"] == "${datasource}"
         assert panel["gridPos"]["x"] + panel["gridPos"]["w"] <= 24
+        steps = panel["fieldConfig"]["defaults"].get("thresholds", {}).get("steps", [{"value": None}])
+        assert steps[0]["value"] is None, f"{panel['title']}: Grafana's first threshold step starts at -infinity"
+        for target in panel["targets"]:
+            # A range query over the SLO period would evaluate 30 days once per point of the graph.
+            assert f"[{SLO_PERIOD}" not in target["expr"] or target.get("instant"), \
+                f"{panel['title']}: make the {SLO_PERIOD} query instant"
     swaps = [a for a in dashboard["annotations"]["list"] if a["name"] == "Model swaps"]
     assert swaps and swaps[0]["target"]["tags"] == ["swap"]
+
+
+def test_alerts_are_marked_where_they_help() -> None:
+    """Every dashboard but the GPU one draws firing alerts: those of its model and those of none."""
+    for name, dashboard in DASHBOARDS.items():
+        assert (ALERTS in dashboard.annotations) == (name != "gpu.json"), name
+    assert 'alertstate="firing"' in ALERTS.expr and 'model_name=~"$model|"' in ALERTS.expr
+
+
+# The burn-rate alerts: (factor, windows) the SLO panels draw and colour them by.
+BURN_ALERTS = {
+    "ErrorBudgetBurnFast": (FAST_BURN, "model:error_ratio", {"5m", "1h"}),
+    "ErrorBudgetBurnSlow": (SLOW_BURN, "model:error_ratio", {"30m", "6h"}),
+    "LatencyBudgetBurnFast": (FAST_BURN, "model:slow_ratio", {"5m", "1h"}),
+    "LatencyBudgetBurnSlow": (SLOW_BURN, "model:slow_ratio", {"30m", "6h"}),
+}
+
+
+def test_slo_panels_use_the_alerts_burn_rates() -> None:
+    """The thresholds and windows of the SLO dashboard are those of compose/rules/alerts.yml."""
+    rules = yaml.safe_load((PROJECT_ROOT / "compose" / "rules" / "alerts.yml").read_text())
+    alerts = {rule["alert"]: rule["expr"] for group in rules["groups"] for rule in group["rules"] if "alert" in rule}
+    assert set(FAST_WINDOWS) == BURN_ALERTS["ErrorBudgetBurnFast"][2]
+    for name, (factor, ratio, windows) in BURN_ALERTS.items():
+        expr = alerts[name]
+        assert {float(f) for f in re.findall(r"([0-9.]+) \*", expr)} == {factor}, f"{name}: {expr}"
+        assert set(re.findall(ratio + r":rate(\w+)", expr)) == windows, f"{name}: {expr}"
+        if ratio == "model:slow_ratio":
+            assert f"* {LATENCY_BUDGET}" in expr, f"{name}: the latency budget is {LATENCY_BUDGET}: {expr}"
+        else:
+            assert "(1 - slo:availability:objective)" in expr, expr
+    slo = json.loads(render_all()["slo.json"])
+    colours = [[step["value"] for step in panel["fieldConfig"]["defaults"]["thresholds"]["steps"]]
+               for panel in slo["panels"] if "burn rate" in panel["title"]]
+    assert colours and all(steps == [None, SLOW_BURN, FAST_BURN] for steps in colours)
 
 
 def test_push_without_grafana_url_names_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -86,7 +137,7 @@ def test_every_query_is_accepted_by_prometheus(tmp_path: Path) -> None:
         prometheus.start()
         prometheus.wait_until(lambda: is_ready(port), 30, "Prometheus")
         exprs = [q.expr for d in DASHBOARDS.values() for p in d.panels for q in p.queries]
-        exprs += [expr for d in DASHBOARDS.values() for _, expr in d.annotations]
+        exprs += [a.expr for d in DASHBOARDS.values() for a in d.annotations]
         for expr in exprs:
             body = requests.get(f"http://127.0.0.1:{port}/api/v1/query",
                                 params={"query": grafana_substitute(expr, "ctr")}, timeout=5).json()

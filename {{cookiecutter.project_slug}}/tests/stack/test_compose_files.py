@@ -57,8 +57,8 @@ def test_every_mounted_file_exists() -> None:
             host = volume.split(":")[0]
             if host.startswith("."):  # bind mount (named volumes have no path)
                 path = COMPOSE_DIR / host
-                # models/ and reports/ are made by the project's commands, not shipped.
-                assert path.exists() or path.name in ("models", "reports"), f"{name} mounts missing {path}"
+                # models/, reports/ and run/ are made by the project's commands, not shipped.
+                assert path.exists() or path.name in ("models", "reports", "run"), f"{name} mounts missing {path}"
         if build := service.get("build"):
             assert (COMPOSE_DIR / build["context"] / build["dockerfile"]).is_file(), name
 

@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "dashboards": "dashboards:dashboards_group",
     "summary": "summary:summary_command",
     "certs": "certs:certs_command",
+    "alerts": "alerts:alerts_group",
 }
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import click
 
 from ..stack import compose, embedded
+from ..stack.alerting import write_slo_rules
+from ..stack.alertmanager import INSTALL_HINT, RECEIVER_SERVICE
 from ..stack.mode import choose_mode, docker_engine_error
 from ..stack.project import Project
-from ..stack.status import model_versions
+from ..stack.status import alert_lines, model_versions
 
 mode_option = click.option(
     "--mode", envvar="SERVE_MODE", type=click.Choice(["compose", "embedded"]), default=None,
@@ -20,9 +22,11 @@ mode_option = click.option(
 @click.option("--timeout", default=180.0, show_default=True, help="Seconds to wait for the model to be AVAILABLE.")
 @click.option("--no-prometheus", is_flag=True, help="Embedded mode: do not start a local Prometheus.")
 def serve_command(mode: str | None, timeout: float, no_prometheus: bool) -> None:
-    """Serve the models: TF Serving + Prometheus + Grafana in docker compose (COMPOSE_PROFILES picks
-    cpu, gpu or secure), or without Docker the embedded server (+ Prometheus when installed)."""
+    """Serve the models: TF Serving + Prometheus + Alertmanager + Grafana in docker compose
+    (COMPOSE_PROFILES picks cpu, gpu or secure), or without Docker the embedded server (+ Prometheus
+    and Alertmanager when installed)."""
     project = Project.load()
+    write_slo_rules(project)  # compose/rules/slo.yml follows SLO_* in .env, for both modes
     if choose_mode(mode) == "compose":
         started = compose.up(project, timeout, say=click.echo)
         click.echo(f"compose stack is up (profiles {', '.join(started)})")
@@ -32,7 +36,10 @@ def serve_command(mode: str | None, timeout: float, no_prometheus: bool) -> None
         click.echo(f"embedded server is up (logs and pid files in {project.run_dir})")
         if found.prometheus is None and not no_prometheus:
             click.echo("prometheus is not installed: metrics are served, but nothing scrapes them")
-        _print_urls(project, None, prometheus=found.prometheus is not None)
+        elif found.prometheus is not None and found.alertmanager is None:
+            click.echo("prometheus-alertmanager is not installed: Prometheus evaluates the alert rules (its "
+                       f"/alerts page), but no notification goes out; `{INSTALL_HINT}` and serve again")
+        _print_urls(project, None, prometheus=found.prometheus is not None, alertmanager=found.alertmanager is not None)
 
 
 @click.command("stop")
@@ -52,7 +59,7 @@ def stop_command(volumes: bool) -> None:
 
 @click.command("status")
 def status_command() -> None:
-    """Show what runs, the model versions loaded and the URLs."""
+    """Show what runs, the model versions loaded, the URLs and the alerts firing (from Alertmanager)."""
     project = Project.load()
     running = embedded.running(project)
     for record in running:
@@ -64,16 +71,26 @@ def status_command() -> None:
         click.echo("nothing is running: start it with `make serve`")
         return
     if containers:
-        _print_urls(project, {c.service for c in containers if c.status == "running"})
+        services = {c.service for c in containers if c.status == "running"}
+        _print_urls(project, services)
+        alertmanager = "alertmanager" in services
     else:
-        _print_urls(project, None, prometheus=any(r.name == embedded.PROMETHEUS for r in running))
+        names = {r.name for r in running}
+        alertmanager = embedded.ALERTMANAGER in names
+        _print_urls(project, None, prometheus=embedded.PROMETHEUS in names, alertmanager=alertmanager)
+    if alertmanager:
+        for line in alert_lines(f"http://127.0.0.1:{project.port('ALERTMANAGER_PORT')}"):
+            click.echo(line)
+    else:
+        click.echo("alerts: Alertmanager is not running, so none are routed "
+                   + ("(its service is not up: `make serve`)" if containers else f"(`{INSTALL_HINT}`, then `make stop serve`)"))
 
 
-def _print_urls(project: Project, services: set[str] | None, prometheus: bool = True) -> None:
+def _print_urls(project: Project, services: set[str] | None, prometheus: bool = True, alertmanager: bool = False) -> None:
     """The URLs of what runs: `services` of the compose stack, or (None) the embedded server."""
     secure = services is not None and "proxy" in services
     found = embedded.urls(project, with_prometheus=prometheus if services is None else "prometheus" in services,
-                          tls=secure)
+                          tls=secure, with_alertmanager=alertmanager if services is None else "alertmanager" in services)
     click.echo(f"model {project.model_name}: {model_versions(found.rest, project.model_name)}")
     click.echo(f"  REST     {found.rest}/v1/models/{project.model_name}" + ("  (TLS, API key)" if secure else ""))
     click.echo(f"  gRPC     {found.grpc}" + ("  (TLS, API key)" if secure else ""))
@@ -81,5 +98,9 @@ def _print_urls(project: Project, services: set[str] | None, prometheus: bool = 
                "/monitoring/prometheus/metrics")
     if found.prometheus:
         click.echo(f"  Prometheus {found.prometheus}")
+    if found.alertmanager:
+        click.echo(f"  Alertmanager {found.alertmanager}")
+    if found.alert_receiver and (services is None or RECEIVER_SERVICE in services):
+        click.echo(f"  alert receiver {found.alert_receiver} (notifications also in run/alerts.jsonl)")
     if services is not None and "grafana" in services:
         click.echo(f"  Grafana  http://127.0.0.1:{project.port('GRAFANA_PORT')} (anonymous viewer; admin password in .env)")

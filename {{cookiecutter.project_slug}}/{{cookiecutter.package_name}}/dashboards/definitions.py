@@ -1,12 +1,14 @@
 """The dashboards: what to look at while serving and load-testing a model with TF Serving.
 
 Metric names are TF Serving's own (`/tensorflow/serving/request_count` is exported to Prometheus
-as `:tensorflow:serving:request_count`); latencies are histograms in microseconds.
+as `:tensorflow:serving:request_count`); latencies are histograms in microseconds. The SLO
+dashboard reads the recording rules of compose/rules/ (recording.yml, slo.yml) instead, so that
+it counts errors and slow requests exactly as the alerts of alerts.yml do.
 """
 
 from __future__ import annotations
 
-from .panels import Dashboard, Panel, Query, legend
+from .panels import Annotation, Dashboard, Panel, Query, legend
 
 M = 'model_name="$model"'
 OK_API = 'API!=""'  # status and metadata GETs are recorded with API=""
@@ -26,6 +28,15 @@ REQUESTS = sel(":tensorflow:serving:request_count", M)
 FAILED_REQUESTS = sel(":tensorflow:serving:request_count", M, 'status!="OK"')
 SUCCESS_LATENCY = sel(LATENCY, M, OK_API)
 LOADED = sel(LOADS, MODEL_PATH, 'status="success"')
+
+
+# Red marks wherever an alert of compose/rules/alerts.yml fired: those about this model, and those
+# about no model in particular (the server down, the batching queue, the load generator).
+ALERTS = Annotation(
+    "Alerts firing", 'ALERTS{alertstate="firing", model_name=~"$model|"}', color="red",
+    title=legend("alertname"), text=legend("alertname") + " (" + legend("severity") + ")",
+    tag_keys=("alertname", "severity", "model_name"),
+)
 
 
 def quantiles(bucket_selector: str, by: str = "") -> tuple[Query, ...]:
@@ -48,7 +59,9 @@ def ratio(part: str, whole: str) -> str:
 SERVING_OVERVIEW = Dashboard(
     uid="tfs-overview",
     title="TF Serving / Overview",
-    description="Traffic, errors and latency of one model as TF Serving sees them.",
+    description="Traffic, errors and latency of one model as TF Serving sees them. Red marks are "
+                "alerts firing.",
+    annotations=(ALERTS,),
     panels=(
         Panel("Requests per second", "All requests to the model per second, whatever their outcome.",
               (Query(f"sum(rate({REQUESTS}{RATE}))", "requests/s"),), unit="reqps", kind="stat", width=6, height=6),
@@ -81,7 +94,9 @@ SERVING_OVERVIEW = Dashboard(
 BATCHING = Dashboard(
     uid="tfs-batching",
     title="TF Serving / Batching",
-    description="How requests are merged into batches (--enable_batching, compose/batching.conf).",
+    description="How requests are merged into batches (--enable_batching, compose/batching.conf). "
+                "Red marks are alerts firing.",
+    annotations=(ALERTS,),
     panels=(
         Panel("Average batch size (requests per batch)", "Requests per second divided by batches run "
               "per second. With one row per request this is the number of requests merged into each "
@@ -119,8 +134,12 @@ MODEL_LIFECYCLE = Dashboard(
     uid="tfs-lifecycle",
     title="TF Serving / Model lifecycle",
     description="Model versions loading, warming up and swapping. Orange marks are swaps posted by "
-                "the swap scenario; purple marks are successful loads seen by Prometheus.",
-    annotations=(("Version loaded", f"sum(increase({LOADED}[1m])) > 0"),),
+                "the swap scenario; purple marks are successful loads seen by Prometheus; red marks "
+                "are alerts firing.",
+    # A load counter appears at 1 when a version loads for the first time, which increase() does
+    # not count (it sees no sample before it): new series count as loads too, for a minute.
+    annotations=(Annotation("Version loaded", f"count(({LOADED} unless {LOADED} offset 1m) "
+                                              f"or (increase({LOADED}[1m]) > 0))"), ALERTS),
     panels=(
         Panel("Versions loaded since start", "Model versions loaded successfully since the server "
               "started (TF Serving exports no gauge of the versions loaded right now: `make status` "
@@ -152,7 +171,9 @@ LOADTEST = Dashboard(
     uid="tfs-loadtest",
     title="TF Serving / Load test (client side)",
     description="What the load generator measures (its exporter on LOADTEST_METRICS_PORT), next "
-                "to what the server measures.",
+                "to what the server measures. Red marks are alerts firing (LoadGeneratorSaturated "
+                "among them).",
+    annotations=(ALERTS,),
     panels=(
         Panel("Simulated users", "Concurrent users the load generator runs right now.",
               (Query("sum(loadtest_users)", "users"),), kind="stat", width=6, height=6),
@@ -205,6 +226,104 @@ GPU = Dashboard(
     ),
 )
 
+# The SLOs (.env SLO_AVAILABILITY and SLO_P99_MS, recorded by compose/rules/slo.yml) over the
+# period of the burn-rate alerts in compose/rules/alerts.yml: a burn rate of 1 spends the error
+# budget in exactly SLO_PERIOD; FAST_BURN pages (2% of it in an hour), SLOW_BURN opens a ticket
+# (5% in six hours). tests/dashboards checks that the alerts use the same factors.
+SLO_PERIOD = "30d"
+FAST_BURN, SLOW_BURN = 14.4, 6.0
+# The budgets, as divisors: the share of requests that may fail, and the 1% of requests that may
+# be slower than the latency objective (it is a p99 objective).
+ERROR_BUDGET = "on () group_left () (1 - slo:availability:objective)"
+LATENCY_BUDGET = "0.01"
+BURN_COLOURS = ((None, "green"), (SLOW_BURN, "orange"), (FAST_BURN, "red"))
+BUDGET_COLOURS = ((None, "red"), (0.0, "orange"), (0.25, "green"))
+
+
+def burn_rate(ratio: str, window: str, budget: str) -> str:
+    """How many times faster than sustainable a recorded ratio spends its budget."""
+    return f"{sel(f'{ratio}:rate{window}', M)} / {budget}"
+
+
+FAST_WINDOWS = ("5m", "1h")  # the fast-burn alerts' short and long windows; the slow ones: 30m, 6h
+
+
+def burn_rates(ratio: str, budget: str, windows: tuple[str, ...]) -> tuple[Query, ...]:
+    return tuple(Query(burn_rate(ratio, window, budget), f"{window} ({'fast' if window in FAST_WINDOWS else 'slow'})")
+                 for window in windows)
+
+
+def budget_remaining(ratio: str, budget: str) -> str:
+    """Share of the budget left over the SLO period: the 5-minute ratio averaged over the period,
+    one sample a minute, against the budget. `> -Inf` keeps every number but drops the NaN the rule
+    records while the model has no traffic (0/0), which would poison the mean; so each minute with
+    traffic counts once."""
+    return f"1 - avg_over_time(({sel(f'{ratio}:rate5m', M)} > -Inf)[{SLO_PERIOD}:1m]) / {budget}"
+
+
+SLO = Dashboard(
+    uid="tfs-slo",
+    title="TF Serving / SLOs",
+    description="The availability and latency objectives of .env (SLO_AVAILABILITY, SLO_P99_MS): "
+                "error budget left over the 30-day SLO period and how fast it burns, from the "
+                "recording rules the alerts read (compose/rules/). Red marks are alerts firing.",
+    annotations=(ALERTS,),
+    panels=(
+        Panel("Availability: error budget remaining (30 days)", "Share of the error budget (1 - "
+              "SLO_AVAILABILITY: the requests that may fail) not yet spent over the SLO period. 100% "
+              "means no request failed, 0% that failures used the whole budget, below 0 that the "
+              "objective is missed. Each minute with traffic weighs the same (the 5-minute error ratio, "
+              "sampled once a minute), so busy minutes count no more than quiet ones.",
+              (Query(budget_remaining("model:error_ratio", ERROR_BUDGET), "remaining", instant=True),),
+              unit="percentunit", kind="stat", width=6, height=6, min=None, thresholds=BUDGET_COLOURS),
+        Panel("Availability: burn rate now", "How many times faster than sustainable the error "
+              "budget is spent, over one hour (the fast-burn window: ErrorBudgetBurnFast pages above "
+              "14.4 while the 5-minute rate agrees) and six hours (the slow-burn window: "
+              "ErrorBudgetBurnSlow opens a ticket above 6 while the 30-minute rate agrees). 1 spends "
+              "the budget in exactly 30 days.",
+              burn_rates("model:error_ratio", ERROR_BUDGET, ("1h", "6h")),
+              kind="stat", width=6, height=6, thresholds=BURN_COLOURS),
+        Panel("Latency: error budget remaining (30 days)", "Share of the latency budget (the 1% of "
+              "successful requests that may be slower than SLO_P99_MS) not yet spent over the SLO "
+              "period; below 0 the p99 objective is missed. Minutes weigh the same, as for "
+              "availability.",
+              (Query(budget_remaining("model:slow_ratio", LATENCY_BUDGET), "remaining", instant=True),),
+              unit="percentunit", kind="stat", width=6, height=6, min=None, thresholds=BUDGET_COLOURS),
+        Panel("Latency: burn rate now", "How many times faster than sustainable requests slower than "
+              "SLO_P99_MS use their 1% budget, over one hour (LatencyBudgetBurnFast pages above 14.4 "
+              "while the 5-minute rate agrees) and six hours (LatencyBudgetBurnSlow opens a ticket "
+              "above 6 while the 30-minute rate agrees).",
+              burn_rates("model:slow_ratio", LATENCY_BUDGET, ("1h", "6h")),
+              kind="stat", width=6, height=6, thresholds=BURN_COLOURS),
+        Panel("Availability: burn rate by window", "The error-budget burn rate over the four windows "
+              "of the alerts. The fast-burn alert needs both 1h and 5m above the red line (14.4), the "
+              "slow-burn alert both 6h and 30m above the orange one (6): the long window proves the "
+              "burn matters, the short one that it still goes on, so the alert stops soon after the "
+              "errors do.",
+              burn_rates("model:error_ratio", ERROR_BUDGET, ("5m", "30m", "1h", "6h")),
+              thresholds=BURN_COLOURS),
+        Panel("Latency: burn rate by window", "The latency-budget burn rate over the four windows of "
+              "the alerts: the share of successful requests slower than SLO_P99_MS, divided by 1%. "
+              "LatencyBudgetBurnFast needs 1h and 5m above the red line, LatencyBudgetBurnSlow 6h and "
+              "30m above the orange one.",
+              burn_rates("model:slow_ratio", LATENCY_BUDGET, ("5m", "30m", "1h", "6h")),
+              thresholds=BURN_COLOURS),
+        Panel("Error ratio against the budget", "Share of requests that failed over 5 minutes (any "
+              "status but OK: a full queue, bad inputs, a missing version) next to the error budget "
+              "it may average over the period, 1 - SLO_AVAILABILITY. Above the budget line the "
+              "burn rate is above 1.",
+              (Query(sel("model:error_ratio:rate5m", M), "error ratio (5m)"),
+               Query("1 - slo:availability:objective", "budget (1 - SLO_AVAILABILITY)")),
+              unit="percentunit"),
+        Panel("p99 latency against the objective", "The p99 latency of successful inference requests "
+              "over 5 minutes, next to SLO_P99_MS. Both come from the same histogram buckets as the "
+              "slow share, so the p99 crosses the objective when the latency burn rate crosses 1.",
+              (Query(sel("model:request_latency_p99_seconds:rate5m", M), "p99 (5m)"),
+               Query("slo:latency_seconds:objective", "objective (SLO_P99_MS)")),
+              unit="s"),
+    ),
+)
+
 # file name (under dashboards/) -> dashboard
 DASHBOARDS: dict[str, Dashboard] = {
     "serving-overview.json": SERVING_OVERVIEW,
@@ -212,4 +331,5 @@ DASHBOARDS: dict[str, Dashboard] = {
     "model-lifecycle.json": MODEL_LIFECYCLE,
     "loadtest.json": LOADTEST,
     "gpu.json": GPU,
+    "slo.json": SLO,
 }

@@ -26,6 +26,9 @@ class Query:
     # GPU queries need DCGM's metrics, present only on GPU machines; the proof test then
     # checks that Prometheus accepts them without expecting data.
     needs_gpu: bool = False
+    # One value at the dashboard's end time instead of a series over its range: for long windows
+    # (the SLO period), which would cost a 30-day evaluation per point of a graph.
+    instant: bool = False
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,9 @@ class Panel:
     height: int = 8
     min: float | None = 0
     max: float | None = None
+    # Colour steps (from, colour), the first from None (-infinity): stat values take the colour of
+    # their step; time series draw each step's start as a dashed line.
+    thresholds: tuple[tuple[float | None, str], ...] = ()
 
     def to_json(self, panel_id: int, x: int, y: int) -> dict[str, Any]:
         targets = [
@@ -47,7 +53,8 @@ class Panel:
                 "datasource": DATASOURCE,
                 "expr": q.expr,
                 "legendFormat": q.legend,
-                "range": True,
+                "range": not q.instant,
+                **({"instant": True} if q.instant else {}),
                 **({"format": "heatmap"} if self.kind == "heatmap" else {}),
             }
             for i, q in enumerate(self.queries)
@@ -57,6 +64,11 @@ class Panel:
             defaults["min"] = self.min
         if self.max is not None:
             defaults["max"] = self.max
+        if self.thresholds:
+            defaults["thresholds"] = {"mode": "absolute",
+                                      "steps": [{"value": start, "color": color} for start, color in self.thresholds]}
+            if self.kind == "timeseries":
+                defaults["custom"] = {"thresholdsStyle": {"mode": "dashed"}}
         return {
             "id": panel_id,
             "type": self.kind,
@@ -82,6 +94,27 @@ def _options(kind: str) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
+class Annotation:
+    """Marks drawn on every panel wherever a Prometheus query has a series (one region per series)."""
+
+    name: str
+    expr: str
+    color: str = "purple"
+    title: str = ""  # Grafana legend template; the name when empty
+    text: str = ""  # the mark's tooltip text (legend template)
+    tag_keys: tuple[str, ...] = ()  # series labels shown as the mark's tags
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "datasource": DATASOURCE, "enable": True, "hide": False,
+            "iconColor": self.color, "expr": self.expr, "step": "5s", "titleFormat": self.title or self.name,
+            "useValueForTime": False,
+            **({"textFormat": self.text} if self.text else {}),
+            **({"tagKeys": ",".join(self.tag_keys)} if self.tag_keys else {}),
+        }
+
+
+@dataclass(frozen=True)
 class Dashboard:
     uid: str
     title: str
@@ -90,7 +123,7 @@ class Dashboard:
     tags: tuple[str, ...] = ("tf-serving",)
     model_variable: bool = True
     # Extra annotation queries (Prometheus) drawn on every panel, besides the "swap" ones.
-    annotations: tuple[tuple[str, str], ...] = field(default=())
+    annotations: tuple[Annotation, ...] = field(default=())
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -148,10 +181,4 @@ class Dashboard:
                 "target": {"type": "tags", "tags": ["swap"], "matchAny": True, "limit": 100},
             },
         ]
-        for name, expr in self.annotations:
-            annotations.append({
-                "name": name, "datasource": DATASOURCE, "enable": True, "hide": False,
-                "iconColor": "purple", "expr": expr, "step": "5s", "titleFormat": name,
-                "useValueForTime": False,
-            })
-        return annotations
+        return annotations + [annotation.to_json() for annotation in self.annotations]

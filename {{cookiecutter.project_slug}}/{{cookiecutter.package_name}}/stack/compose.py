@@ -23,7 +23,10 @@ from .project import Project, require_published_model
 
 # Every profile of the compose file: `down` names them all, so it removes whatever runs.
 ALL_PROFILES = ("cpu", "gpu", "secure", "grafana", "loadtest")
-PORT_SETTINGS = ("REST_PORT", "GRPC_PORT", "PROMETHEUS_PORT", "GRAFANA_PORT")
+PORT_SETTINGS = ("REST_PORT", "GRPC_PORT", "PROMETHEUS_PORT", "ALERTMANAGER_PORT", "ALERT_WEBHOOK_PORT", "GRAFANA_PORT")
+# Runs on the project's Python image (LOCUST_IMAGE), which upstream registries do not have: left
+# out (said) when it is not built, rather than keeping the whole stack down.
+RECEIVER = "alert-receiver"
 Say = Callable[[str], None]
 
 
@@ -124,32 +127,46 @@ def _missing_image_message(project: Project, missing: list[images.Unavailable]) 
             "or serve without Docker: SERVE_MODE=embedded make serve")
 
 
-def check_startable(project: Project, chosen: list[str], say: Say) -> list[str]:
-    """The profiles to start with: Grafana left out (said) when its image cannot be had; StackError
-    when another image is missing or a port is taken, before anything starts."""
+def check_startable(project: Project, chosen: list[str], say: Say) -> tuple[list[str], list[str]]:
+    """The profiles to start with and the services to leave out: Grafana and the alert receiver
+    left out (said) when their image cannot be had; StackError when another image is missing or a
+    port is taken, before anything starts."""
     compose = compose_file.load(project)
     missing = images.unavailable(images.images_of(compose, chosen))
-    required = [m for m in missing if m.service != "grafana"]
+    required = [m for m in missing if m.service not in ("grafana", RECEIVER)]
     if required:
         raise StackError(_missing_image_message(project, required))
     for grafana in (m for m in missing if m.service == "grafana"):
         chosen = [p for p in chosen if p != "grafana"]
         say(f"Grafana's image {grafana.image} cannot be had here ({grafana.why}): the stack runs without "
             "Grafana; its dashboards are in dashboards/ for any Grafana")
-    services = compose_file.active_services(compose, chosen)
+    left_out = [m.service for m in missing if m.service == RECEIVER]
+    for receiver in (m for m in missing if m.service == RECEIVER):
+        say(f"the alert receiver's image {receiver.image} is neither here nor pullable ({receiver.why}): the stack runs without "
+            "it, so Alertmanager's notifications go nowhere (`make status` still lists the firing alerts); build it "
+            f"with `docker compose --env-file .env -f compose/docker-compose.yml build {RECEIVER}`, or use "
+            "`make images && make use-local-images`")
+    services = {name: service for name, service in compose_file.active_services(compose, chosen).items()
+                if name not in left_out}
     names = {project.port(key): key for key in PORT_SETTINGS}
     require_free({names.get(port, f"port {port}"): port
                   for service in services.values() for port in compose_file.published_ports(service)})
-    return chosen
+    return chosen, left_out
 
 
 def up(project: Project, timeout: float, say: Say = print) -> list[str]:
     """Start the stack and wait until every service is healthy; the profiles it started."""
     require_published_model(project)
     require_compose_plugin()
-    chosen = check_startable(project, profiles(project), say)
-    result = run_compose(project, "up", "-d", "--wait", "--wait-timeout", str(int(timeout)), profiles=chosen,
-                         capture=True)
+    chosen, left_out = check_startable(project, profiles(project), say)
+    # The alert receiver's bind mount: made here, by the user, or the engine makes it owned by root.
+    (project.root / "run").mkdir(exist_ok=True)
+    # Services left out are left out by naming the others: compose would pull or build (and fail
+    # on) the image of a service it merely scales to 0.
+    services = [name for name in compose_file.active_services(compose_file.load(project), chosen)
+                if name not in left_out] if left_out else []
+    result = run_compose(project, "up", "-d", "--wait", "--wait-timeout", str(int(timeout)), *services,
+                         profiles=chosen, capture=True)
     if result.returncode != 0:
         unhealthy = [c for c in containers(project) if c.status != "running" or c.health not in (None, "healthy")]
         logs = "\n".join(f"--- {c.service} ({c.status}, {c.health or 'no healthcheck'}):\n"

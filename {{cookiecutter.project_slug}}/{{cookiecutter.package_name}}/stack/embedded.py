@@ -1,9 +1,10 @@
-"""Embedded mode: the embedded TF Serving work-alike (+ a local Prometheus) in the background,
-configured from the same compose/ files TF Serving reads in Docker.
+"""Embedded mode: the embedded TF Serving work-alike (+ a local Prometheus, Alertmanager and the
+webhook receiver) in the background, configured from the same compose/ files as the compose stack.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,13 +13,17 @@ from embedded_tfserving.errors import StartupError
 from embedded_tfserving.process import ServerProcess
 
 from ..errors import StackError
-from . import compose_file, processes
+from . import alertmanager, compose_file, processes
 from .ports import require_free
 from .project import Project, require_published_model
 from .prometheus import is_ready, prometheus_binary, prometheus_process, write_local_config
 
 SERVER = "server"
 PROMETHEUS = "prometheus"
+ALERTMANAGER = "alertmanager"
+RECEIVER = "alert-receiver"
+# `stop` stops the scrapers and senders before what they talk to, so none logs errors on the way out.
+STOP_ORDER = (PROMETHEUS, ALERTMANAGER, RECEIVER, SERVER)
 
 
 def tfserving_service(project: Project) -> dict[str, Any]:
@@ -70,9 +75,11 @@ class Urls:
     grpc: str
     metrics: str
     prometheus: str | None
+    alertmanager: str | None = None
+    alert_receiver: str | None = None  # GET lists the notifications
 
 
-def urls(project: Project, with_prometheus: bool, tls: bool = False) -> Urls:
+def urls(project: Project, with_prometheus: bool, tls: bool = False, with_alertmanager: bool = False) -> Urls:
     """Where the stack answers on this machine (the compose stack publishes the same ports)."""
     rest = f"{'https' if tls else 'http'}://127.0.0.1:{project.port('REST_PORT')}"
     return Urls(
@@ -80,6 +87,8 @@ def urls(project: Project, with_prometheus: bool, tls: bool = False) -> Urls:
         grpc=f"127.0.0.1:{project.port('GRPC_PORT')}",
         metrics=f"{rest}/monitoring/prometheus/metrics",
         prometheus=f"http://127.0.0.1:{project.port('PROMETHEUS_PORT')}" if with_prometheus else None,
+        alertmanager=f"http://127.0.0.1:{project.port('ALERTMANAGER_PORT')}" if with_alertmanager else None,
+        alert_receiver=f"http://127.0.0.1:{project.port('ALERT_WEBHOOK_PORT')}/alerts" if with_alertmanager else None,
     )
 
 
@@ -87,26 +96,36 @@ def running(project: Project) -> list[processes.Recorded]:
     return [r for r in processes.recorded(project.run_dir) if r.process() is not None]
 
 
-def start(project: Project, *, timeout: float = 180, with_prometheus: bool = True, scrape_interval: str | None = None) -> Urls:
-    """Start the server and, if installed, Prometheus; return once the model is AVAILABLE.
+def start(project: Project, *, timeout: float = 180, with_prometheus: bool = True, scrape_interval: str | None = None,
+          alert_timing: Mapping[str, str] | None = None) -> Urls:
+    """Start the server and, if installed, Prometheus, and with it Alertmanager and the webhook
+    receiver; return once the model is AVAILABLE and each of them answers.
 
-    scrape_interval overrides the one of compose/prometheus.yml (tests use 1s).
+    scrape_interval overrides the one of compose/prometheus.yml (tests use 1s); alert_timing the
+    route timing of compose/alertmanager.yml (see alertmanager.local_config).
     """
     require_published_model(project)
     if running(project):
         raise StackError(f"the embedded stack already runs (pid files in {project.run_dir}): `make stop` first")
     binary = prometheus_binary() if with_prometheus else None
+    # Alertmanager only receives what Prometheus sends: without Prometheus it has nothing to do.
+    alertmanager_binary = alertmanager.alertmanager_binary() if binary else None
     ports = {"REST_PORT": project.port("REST_PORT"), "GRPC_PORT": project.port("GRPC_PORT")}
     if binary:
         ports["PROMETHEUS_PORT"] = project.port("PROMETHEUS_PORT")
+    if alertmanager_binary:
+        ports["ALERTMANAGER_PORT"] = project.port("ALERTMANAGER_PORT")
+        ports["ALERT_WEBHOOK_PORT"] = project.port("ALERT_WEBHOOK_PORT")
     require_free(ports)
 
-    found = urls(project, with_prometheus=bool(binary))
+    found = urls(project, with_prometheus=bool(binary), with_alertmanager=bool(alertmanager_binary))
     try:
         # Each child is recorded as soon as it runs, so `stop` finds it whatever happens next.
         server = ServerProcess(server_flags(project), project.run_dir / f"{SERVER}.log", cwd=project.root, detach=True)
         processes.record(SERVER, server.spawn(), project.run_dir)
         server.wait_ready(timeout)
+        if alertmanager_binary:
+            start_alerting(project, alertmanager_binary, alert_timing)
         if binary:
             port = project.port("PROMETHEUS_PORT")
             config = write_local_config(project, project.run_dir / "prometheus.yml", scrape_interval)
@@ -123,10 +142,24 @@ def start(project: Project, *, timeout: float = 180, with_prometheus: bool = Tru
     return found
 
 
+def start_alerting(project: Project, binary: str, timing: Mapping[str, str] | None) -> None:
+    """The webhook receiver, then the Alertmanager that notifies it (both recorded)."""
+    receiver_port, port = project.port("ALERT_WEBHOOK_PORT"), project.port("ALERTMANAGER_PORT")
+    receiver = alertmanager.receiver_process(project, project.run_dir / f"{RECEIVER}.log", detach=True)
+    processes.record(RECEIVER, receiver.spawn(), project.run_dir)
+    receiver.wait_until(lambda: alertmanager.receiver_is_ready(receiver_port), 60, "the alert receiver")
+    config = alertmanager.write_local_config(project, project.run_dir / "alertmanager.yml", timing)
+    manager = alertmanager.alertmanager_process(binary, config, project.run_dir / "alertmanager-data", port,
+                                                project.run_dir / f"{ALERTMANAGER}.log", cwd=project.root, detach=True)
+    processes.record(ALERTMANAGER, manager.spawn(), project.run_dir)
+    manager.wait_until(lambda: alertmanager.is_ready(port), 60, "Alertmanager")
+
+
 def stop(project: Project) -> list[str]:
-    """Stop what `start` recorded (Prometheus first, so it does not log scrape errors)."""
+    """Stop what `start` recorded, in STOP_ORDER (anything else recorded last)."""
     stopped = []
-    records = sorted(processes.recorded(project.run_dir), key=lambda r: r.name != PROMETHEUS)
+    order = {name: rank for rank, name in enumerate(STOP_ORDER)}
+    records = sorted(processes.recorded(project.run_dir), key=lambda r: order.get(r.name, len(order)))
     for entry in records:
         if processes.stop(entry, project.run_dir):
             stopped.append(f"{entry.name} (pid {entry.pid})")

@@ -3,13 +3,15 @@ the stack needs that are neither here nor pullable (checked by `serve` before it
 
 The build, in the project's build/images/:
 1. a Debian bookworm root file system made by mmdebstrap from the host's package sources, with
-   Python, Prometheus, nginx and wget, imported as localhost/<project>/base:bookworm (kept
-   between runs: `--rebuild-base` makes it anew);
+   Python, Prometheus, Alertmanager, nginx and wget, imported as localhost/<project>/base:bookworm
+   (kept between runs, labelled with its package list: made anew when that list changes, or with
+   `--rebuild-base`);
 2. the pinned wheels of requirements.txt downloaded on the host (a container cannot reach the
    package index) and the project's own wheel;
 3. compose/images/build.yml built by `docker compose build` (with build/images/ as the model
    server's build context, for BuildKit to mount the wheels from): the model server (the embedded
-   server shaped like the tensorflow/serving image; Locust runs from it too), Prometheus, nginx.
+   server shaped like the tensorflow/serving image; Locust and the alert receiver run from it too),
+   Prometheus, Alertmanager, nginx.
 Grafana, NVIDIA's DCGM exporter and tensorflow/serving itself have no packaged build here.
 """
 
@@ -31,14 +33,17 @@ from .mode import docker_client
 from .project import Project
 
 # The base's packages: Python for the server and Locust (TensorFlow needs libstdc++), Debian's
-# Prometheus and nginx, wget for the compose healthchecks, CA certificates for TLS.
-BASE_PACKAGES = ("python3", "python3-venv", "libstdc++6", "ca-certificates", "prometheus", "nginx", "wget")
+# Prometheus, Alertmanager and nginx, wget for the compose healthchecks, CA certificates for TLS.
+BASE_PACKAGES = ("python3", "python3-venv", "libstdc++6", "ca-certificates", "prometheus", "prometheus-alertmanager",
+                 "nginx", "wget")
+# The base image's label that lists BASE_PACKAGES: a base made with another list is made anew.
+PACKAGES_LABEL = "base-packages"
 # Left out of the base: documentation, and the 212 MB of time-zone data Prometheus' web UI does not load.
 BASE_EXCLUDES = ("/usr/share/man/*", "/usr/share/doc/*", "/usr/share/locale/*", "/usr/share/info/*",
                  "/usr/share/javascript/moment-timezone/data/*")
 # .env setting -> the role of the local image that replaces the upstream one.
 LOCAL_ROLES = {"TFSERVING_IMAGE": "model-server", "LOCUST_IMAGE": "model-server",
-               "PROMETHEUS_IMAGE": "prometheus", "NGINX_IMAGE": "nginx"}
+               "PROMETHEUS_IMAGE": "prometheus", "ALERTMANAGER_IMAGE": "alertmanager", "NGINX_IMAGE": "nginx"}
 Say = Callable[[str], None]
 
 
@@ -127,11 +132,15 @@ def _run(command: list[str], what: str, cwd: Path | None = None, env: dict[str, 
 def build_base(project: Project, work: Path, rebuild: bool, say: Say) -> str:
     """localhost/<project>/base:bookworm from an mmdebstrap root file system."""
     tag = local_image(project, "base").replace(":local", ":bookworm")
+    packages = ",".join(BASE_PACKAGES)
     with docker_client() as client:
         present = is_here(client, tag)
-    if present and not rebuild:
+        made_with = client.images.get(tag).labels.get(PACKAGES_LABEL) if present else None
+    if present and made_with == packages and not rebuild:
         say(f"base image {tag} is there (--rebuild-base makes it anew)")
         return tag
+    if present and not rebuild:
+        say(f"base image {tag} was made with other packages ({made_with or 'not recorded'}): making it anew")
     mmdebstrap = shutil.which("mmdebstrap")
     if mmdebstrap is None:
         raise StackError("`make images` needs mmdebstrap to make the Debian base: `apt-get install mmdebstrap` "
@@ -141,11 +150,12 @@ def build_base(project: Project, work: Path, rebuild: bool, say: Say) -> str:
     command = [mmdebstrap, "--variant=essential", "--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr",
                *(f"--dpkgopt=path-exclude={path}" for path in BASE_EXCLUDES),
                "--dpkgopt=path-include=/usr/share/doc/*/copyright",
-               f"--include={','.join(BASE_PACKAGES)}", "bookworm", str(rootfs)]
+               f"--include={packages}", "bookworm", str(rootfs)]
     say(f"making the Debian base with mmdebstrap ({', '.join(BASE_PACKAGES)})")
     _run(command, "mmdebstrap")
     _run(["docker", "import", "--change", "ENV LANG=C.UTF-8", "--change",
-          "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", str(rootfs), tag], "docker import")
+          "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+          "--change", f"LABEL {PACKAGES_LABEL}={packages}", str(rootfs), tag], "docker import")
     rootfs.unlink()
     say(f"base image {tag} in {time.monotonic() - started:.0f} s")
     return tag
