@@ -128,7 +128,8 @@ def start(project: Project, *, timeout: float = 180, with_prometheus: bool = Tru
             start_alerting(project, alertmanager_binary, alert_timing)
         if binary:
             port = project.port("PROMETHEUS_PORT")
-            config = write_local_config(project, project.run_dir / "prometheus.yml", scrape_interval)
+            config = write_local_config(project, project.run_dir / "prometheus.yml", scrape_interval,
+                                        with_alertmanager=bool(alertmanager_binary))
             prometheus = prometheus_process(binary, config, project.run_dir / "prometheus-data", port,
                                             project.run_dir / f"{PROMETHEUS}.log", cwd=project.root, detach=True)
             processes.record(PROMETHEUS, prometheus.spawn(), project.run_dir)
