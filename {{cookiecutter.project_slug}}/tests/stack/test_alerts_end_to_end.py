@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 import requests
+import yaml
 
 from embedded_tfserving.process import ServerProcess
 from embedded_tfserving.testing import wait_for
@@ -220,6 +221,9 @@ def test_serve_without_alertmanager_says_what_it_left_out(tmp_path: Path, publis
         assert "alerts: Alertmanager is not running" in shown.stdout, shown.stdout
         assert {p.name for p in (root / "run" / "embedded").glob("*.pid.json")} == {"server.pid.json",
                                                                                      "prometheus.pid.json"}
+        # No Alertmanager to send to: the local Prometheus evaluates the rules and sends nothing.
+        local = yaml.safe_load((root / "run" / "embedded" / "prometheus.yml").read_text())
+        assert "alerting" not in local and local["rule_files"]
     finally:
         stopped = helpers.make(root, "stop", env=env)
     assert "stopped server" in stopped.stdout and "stopped prometheus" in stopped.stdout, stopped.stdout
