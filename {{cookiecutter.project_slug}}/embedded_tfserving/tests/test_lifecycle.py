@@ -25,6 +25,14 @@ def states(server: ServerProcess) -> dict[str, dict]:
     return {v["version"]: v for v in reply["model_version_status"]}
 
 
+def place_corrupt_version(tmp_path: Path, base: Path, version: int) -> Path:
+    """base/<version> whose saved_model.pb is not a SavedModel, renamed into place."""
+    corrupt = tmp_path / f"v{version}"
+    corrupt.mkdir()
+    (corrupt / "saved_model.pb").write_bytes(b"this is not a SavedModel")
+    return place_version(corrupt, base, version)
+
+
 def test_swap_under_load_then_corrupt_version(tf1_model: Path, tmp_path: Path) -> None:
     base = tmp_path / "models" / "m"
     place_version(tf1_model, base, 1)
@@ -60,10 +68,7 @@ def test_swap_under_load_then_corrupt_version(tf1_model: Path, tmp_path: Path) -
         assert 2.5 not in seen  # after the swap, `latest` is version 2 only
         assert states(server)["2"]["state"] == "AVAILABLE"
 
-        corrupt = tmp_path / "v3"
-        corrupt.mkdir()
-        (corrupt / "saved_model.pb").write_bytes(b"this is not a SavedModel")
-        place_version(corrupt, base, 3)
+        place_corrupt_version(tmp_path, base, 3)
         wait_for(lambda: states(server).get("3", {}).get("state") == "END", "version 3 to fail")
         status = states(server)["3"]["status"]
         assert status["error_code"] != "OK" and status["error_message"]
@@ -96,10 +101,7 @@ def test_a_retrying_load_does_not_hold_up_new_versions_or_config_polls(tf1_model
              "--max_num_load_retries=1000", "--load_retry_interval_micros=2000000"]
     with ServerProcess(flags, log_path=tmp_path / "server.log") as server:
         server.start()
-        corrupt = tmp_path / "v2"
-        corrupt.mkdir()
-        (corrupt / "saved_model.pb").write_bytes(b"this is not a SavedModel")
-        place_version(corrupt, base, 2)
+        place_corrupt_version(tmp_path, base, 2)
         wait_for(lambda: states(server).get("2", {}).get("state") == "LOADING", "version 2 to be retried")
         write_tf1_model(tmp_path / "v3", b=3.0)
         place_version(tmp_path / "v3", base, 3)
@@ -128,10 +130,7 @@ def test_a_version_no_longer_aspired_stops_retrying_its_load(tf1_model: Path, tm
              "--max_num_load_retries=1000", "--load_retry_interval_micros=1000000"]
     with ServerProcess(flags, log_path=tmp_path / "server.log") as server:
         server.start()
-        corrupt = tmp_path / "v2"
-        corrupt.mkdir()
-        (corrupt / "saved_model.pb").write_bytes(b"this is not a SavedModel")
-        place_version(corrupt, base, 2)
+        place_corrupt_version(tmp_path, base, 2)
         wait_for(lambda: failed_attempts(server, base / "2") >= 2, "version 2 to be retried")
         shutil.rmtree(base / "2")
         wait_for(lambda: "2" not in states(server), "version 2 to end and leave the status", timeout=20)

@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import requests
 import yaml
 
 from embedded_tfserving.process import ChildProcess
 
 from ..settings import PROJECT_ROOT
 from .project import Project
+from .prometheus import answers
 
 INSTALL_HINT = "apt-get install prometheus-alertmanager"
 # The compose service that runs the receiver (compose/docker-compose.yml).
@@ -95,15 +95,9 @@ def receiver_process(project: Project, log: Path, *, detach: bool = False) -> Ch
 
 def is_ready(port: int) -> bool:
     """Whether the Alertmanager on 127.0.0.1:port answers /-/ready."""
-    return _answers(f"http://127.0.0.1:{port}/-/ready")
+    return answers(f"http://127.0.0.1:{port}/-/ready")
 
 
 def receiver_is_ready(port: int) -> bool:
-    return _answers(f"http://127.0.0.1:{port}/alerts")
+    return answers(f"http://127.0.0.1:{port}/alerts")
 
-
-def _answers(url: str) -> bool:
-    try:
-        return requests.get(url, timeout=2).ok
-    except requests.RequestException:
-        return False
