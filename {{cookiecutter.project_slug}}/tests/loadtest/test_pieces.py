@@ -9,8 +9,12 @@ import sys
 import pytest
 from prometheus_client import generate_latest
 
+from embedded_tfserving.process import free_port
+
+from {{ cookiecutter.package_name }}.contract import published_versions
 from {{ cookiecutter.package_name }}.errors import LoadTestError
 from {{ cookiecutter.package_name }}.loadtest import metrics, preflight, report, server_metrics
+from {{ cookiecutter.package_name }}.loadtest.scenarios import swap
 from {{ cookiecutter.package_name }}.loadtest.shapes import ShapeSpec, plan
 from {{ cookiecutter.package_name }}.loadtest.stats import percentile
 
@@ -126,3 +130,13 @@ def test_metrics_text_with_types_is_read_by_name():
     snapshot = server_metrics.parse(text)
     assert snapshot.total(":tensorflow:serving:request_count", model_name="ctr") == 5
     assert snapshot.total(":tensorflow:serving:request_count", status="OK") == 3
+
+
+def test_swap_restore_removes_the_runs_versions_and_says_when_the_earlier_one_does_not_serve(tmp_path):
+    base = tmp_path / "ctr"
+    for number in (1, 2, 3):
+        (base / str(number)).mkdir(parents=True)
+    nobody = f"http://127.0.0.1:{free_port()}"  # no server: version 1 never serves again
+    with pytest.raises(LoadTestError, match="version 1 of ctr did not serve again within 1s"):
+        swap.restore(base, {1}, nobody, "ctr", timeout=1)
+    assert list(published_versions(base)) == [1]  # the run's versions are gone, the earlier one kept
