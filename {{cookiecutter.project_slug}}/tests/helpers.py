@@ -19,7 +19,7 @@ from {{ cookiecutter.package_name }}.settings import PROJECT_ROOT
 
 # Every variable of .env that names a port: scratch projects get free ones.
 PORT_SETTINGS = ("REST_PORT", "GRPC_PORT", "PROMETHEUS_PORT", "GRAFANA_PORT", "LOADTEST_METRICS_PORT", "LOCUST_WEB_PORT",
-                 "ALERTMANAGER_PORT", "ALERT_WEBHOOK_PORT")
+                 "ALERTMANAGER_PORT", "ALERT_WEBHOOK_PORT", "BALANCER_PORT", "BALANCER_ADMIN_PORT")
 
 
 @dataclass(frozen=True)

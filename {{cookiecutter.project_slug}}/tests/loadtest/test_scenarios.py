@@ -98,6 +98,21 @@ def test_steady_run_reports_what_locust_measured(server, published_model, tmp_pa
     assert run["p99_ms"] == int(row["99%"]) >= run["p50_ms"] == int(row["50%"])
 
 
+def test_two_workers_under_one_master_make_one_report(server, published_model, tmp_path):
+    done = loadtest("steady", "--workers", "2", "--protocol", "both", "--host", server.rest_url,
+                    "--grpc-target", server.grpc_target, "--model-name", published_model.name, "--users", "4",
+                    "--duration", "6", "--metrics-port", "0", "--reports-dir", str(tmp_path), timeout=400)
+    assert done.returncode == 0, done.stderr
+    run_dir = only_run_dir(tmp_path)
+    (run,) = json.loads((run_dir / "summary.json").read_text())["runs"]
+    assert run["workers"] == 2 and run["failures"] == 0
+    # The master's totals are the sum of what each worker sent, and both workers sent requests.
+    assert len(run["requests_per_worker"]) == 2 and min(run["requests_per_worker"]) > 0
+    assert sum(run["requests_per_worker"]) == run["requests"] == int(aggregated(run_dir / "steady_stats.csv")["Request Count"])
+    assert len(list(run_dir.glob("steady-requests-*.csv"))) == 2  # one request log per worker
+    assert "requests_per_worker" in (run_dir / "report.html").read_text()
+
+
 def test_batching_on_forms_batches_and_off_does_not(published_model, tmp_path):
     done = loadtest("batching", "--levels", "1,16", "--level-seconds", "4", "--models-dir",
                     str(published_model.models_dir), "--model-name", published_model.name,

@@ -210,7 +210,8 @@ def test_env_switches_between_local_and_upstream_images(make_project) -> None:
     env = (root / ".env").read_text()
     name = read_env_file(root / ".env")["COMPOSE_PROJECT_NAME"]
     for key, role in (("TFSERVING_IMAGE", "model-server"), ("LOCUST_IMAGE", "model-server"),
-                      ("PROMETHEUS_IMAGE", "prometheus"), ("ALERTMANAGER_IMAGE", "alertmanager"), ("NGINX_IMAGE", "nginx")):
+                      ("PROMETHEUS_IMAGE", "prometheus"), ("ALERTMANAGER_IMAGE", "alertmanager"), ("NGINX_IMAGE", "nginx"),
+                      ("BALANCER_IMAGE", "balancer")):
         assert f"\n{key}=localhost/{name}/{role}:local\n" in env
     assert env.count("\n") == original.count("\n")  # rewritten in place, comments kept
     upstream = cli(root, "images", "use-upstream")

@@ -16,8 +16,8 @@ def images_group() -> None:
 @images_group.command("build")
 @click.option("--rebuild-base", is_flag=True, help="Make the Debian base image anew (it is kept between runs).")
 def build_command(rebuild_base: bool) -> None:
-    """Build the model server (which also runs Locust and the alert receiver), Prometheus, Alertmanager and
-    nginx images locally."""
+    """Build the model server (which also runs Locust and the alert receiver), Prometheus, Alertmanager,
+    nginx and balancer (HAProxy) images locally."""
     project = Project.load()
     settings = images.build(project, rebuild_base, say=lambda line: click.echo(line, err=True))
     for image in dict.fromkeys(settings.values()):

@@ -27,6 +27,9 @@ def _common(command: Any) -> Any:
                      help="port for the client-side Prometheus metrics; 0 disables them"),
         click.option("--reports-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"),
                      show_default=True, help="each run writes <reports-dir>/<timestamp>-<scenario>/"),
+        click.option("--workers", type=click.IntRange(1), default=None,
+                     help="Locust worker processes; above 1, a master runs them and aggregates their numbers in "
+                          "one report (default: one per 4 cores)"),
     ]
     for option in reversed(options):
         command = option(command)
@@ -73,11 +76,10 @@ def loadtest_group() -> None:
 @click.option("--step-seconds", type=click.FloatRange(1), default=10, show_default=True, help="step shape: seconds per step")
 @click.option("--spike-users", type=click.IntRange(1), default=32, show_default=True, help="spike shape: users in the spike")
 @click.option("--spike-seconds", type=click.FloatRange(1), default=5, show_default=True, help="spike shape: its length")
-@click.option("--processes", type=click.IntRange(1), default=None, help="Locust processes (default: one per 4 cores)")
 @_common
 def steady_command(host: str, grpc_target: str, protocol: str, users: int, spawn_rate: float, duration: float,
                    shape: str, step_users: int, step_seconds: float, spike_users: int, spike_seconds: float,
-                   processes: int | None, model_name: str, rows: int, metrics_port: int, reports_dir: Path) -> None:
+                   model_name: str, rows: int, metrics_port: int, reports_dir: Path, workers: int | None) -> None:
     """Steady (or step / spike) load against the server that runs now (`make serve`)."""
     from ..loadtest.scenarios import common, steady
 
@@ -85,7 +87,7 @@ def steady_command(host: str, grpc_target: str, protocol: str, users: int, spawn
                      "--spike-users", str(spike_users), "--spike-seconds", str(spike_seconds)]
     _finish(steady.run(steady.SteadyOptions(
         host=host.rstrip("/"), grpc_target=grpc_target, model_name=model_name, protocol=protocol, users=users,
-        spawn_rate=spawn_rate, duration=duration, rows=rows, processes=processes or common.default_processes(),
+        spawn_rate=spawn_rate, duration=duration, rows=rows, workers=workers or common.default_workers(),
         metrics_port=metrics_port, shape=shape_options, reports_dir=reports_dir,
     )))
 
@@ -94,9 +96,9 @@ def _levels(_: Any, __: Any, value: str) -> tuple[int, ...]:
     try:
         levels = tuple(int(v) for v in value.split(","))
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not a comma-separated list of user counts, e.g. 1,16,64") from None
+        raise click.BadParameter(f"{value!r} is not a comma-separated list of counts, e.g. 1,16,64") from None
     if not levels or min(levels) < 1:
-        raise click.BadParameter("user counts must be at least 1")
+        raise click.BadParameter("counts must be at least 1")
     return levels
 
 
@@ -105,18 +107,16 @@ def _levels(_: Any, __: Any, value: str) -> tuple[int, ...]:
 @click.option("--level-seconds", type=click.FloatRange(2), default=10, show_default=True, help="seconds per level")
 @click.option("--protocol", type=PROTOCOL, default="rest", show_default=True,
               help="rest, grpc, or both (the users split between the two)")
-@click.option("--processes", type=click.IntRange(1), default=None, help="Locust processes (default: one per 4 cores)")
 @_served_model
 @_common
-def batching_command(levels: tuple[int, ...], level_seconds: float, protocol: str, processes: int | None,
-                     models_dir: Path, in_place: bool, model_name: str, rows: int, metrics_port: int,
-                     reports_dir: Path) -> None:
+def batching_command(levels: tuple[int, ...], level_seconds: float, protocol: str, models_dir: Path, in_place: bool,
+                     model_name: str, rows: int, metrics_port: int, reports_dir: Path, workers: int | None) -> None:
     """Batching off vs on, same model and load, at several concurrency levels."""
     from ..loadtest.scenarios import batching, common
 
     _finish(batching.run(batching.BatchingOptions(
         models_dir=models_dir, model_name=model_name, levels=levels, level_seconds=level_seconds, protocol=protocol,
-        rows=rows, processes=processes or common.default_processes(), metrics_port=metrics_port,
+        rows=rows, workers=workers or common.default_workers(), metrics_port=metrics_port,
         in_place=in_place, reports_dir=reports_dir,
     )))
 
@@ -140,14 +140,76 @@ def batching_command(levels: tuple[int, ...], level_seconds: float, protocol: st
 @_common
 def swap_command(users: int, interval: float, max_duration: float, corrupt: bool, against: str, host: str,
                  grpc_target: str, models_dir: Path, in_place: bool, model_name: str, rows: int, metrics_port: int,
-                 reports_dir: Path) -> None:
+                 reports_dir: Path, workers: int | None) -> None:
     """Publish 2 new versions, a rollback and a corrupt version under gRPC load; no request may fail."""
-    from ..loadtest.scenarios import swap
+    from ..loadtest.scenarios import common, swap
 
     _finish(swap.run(swap.SwapOptions(
         models_dir=models_dir, model_name=model_name, users=users, interval=interval, max_duration=max_duration,
         rows=rows, corrupt=corrupt, in_place=in_place, metrics_port=metrics_port, reports_dir=reports_dir,
-        against=against, rest_url=host.rstrip("/"), grpc_target=grpc_target,
+        against=against, rest_url=host.rstrip("/"), grpc_target=grpc_target, workers=workers or common.default_workers(),
+    )))
+
+
+@loadtest_group.command("rollout")
+@click.option("--to-version", type=click.IntRange(1), default=None,
+              help="version the new replicas serve (default: the newest published)")
+@click.option("--image", default=None, help="server image of the new replicas (default: TFSERVING_IMAGE)")
+@click.option("--users", type=click.IntRange(1), default=8, show_default=True, help="concurrent users")
+@click.option("--protocol", type=PROTOCOL, default="both", show_default=True,
+              help="rest, grpc, or both (the users split between the two)")
+@click.option("--settle", type=click.FloatRange(1), default=5, show_default=True,
+              help="seconds of steady load before the first and after the last replacement")
+@click.option("--ready-timeout", type=click.FloatRange(5), default=300, show_default=True,
+              help="seconds for each new replica to load its model; one that does not is removed and the run fails")
+@click.option("--max-duration", type=click.FloatRange(30), default=900, show_default=True,
+              help="upper bound of the whole run in seconds")
+@click.option("--host", default=lambda: f"http://127.0.0.1:{settings.rest_port()}", show_default="REST_PORT",
+              help="REST base URL of the balancer")
+@click.option("--grpc-target", default=lambda: f"127.0.0.1:{settings.grpc_port()}", show_default="GRPC_PORT",
+              help="host:port of the balancer's gRPC port")
+@_common
+def rollout_command(to_version: int | None, image: str | None, users: int, protocol: str, settle: float,
+                    ready_timeout: float, max_duration: float, host: str, grpc_target: str, model_name: str,
+                    rows: int, metrics_port: int, reports_dir: Path, workers: int | None) -> None:
+    """Replace the scale-out stack's replicas one by one under load (`REPLICAS=3 make serve`
+    first): each new one AVAILABLE and taking traffic before an old one is drained and stopped; no
+    request may fail."""
+    from ..loadtest.scenarios import common, rollout
+
+    _finish(rollout.run(rollout.RolloutOptions(
+        host=host.rstrip("/"), grpc_target=grpc_target, model_name=model_name, to_version=to_version, image=image,
+        users=users, protocol=protocol, settle=settle, ready_timeout=ready_timeout, max_duration=max_duration, rows=rows,
+        workers=workers or common.default_workers(), metrics_port=metrics_port, reports_dir=reports_dir,
+    )))
+
+
+@loadtest_group.command("scale")
+@click.option("--counts", default="1,3", show_default=True, callback=_levels, help="replica counts to compare")
+@click.option("--rounds", type=click.IntRange(1), default=2, show_default=True,
+              help="times each count is measured, alternating (1,3,1,3)")
+@click.option("--level-seconds", type=click.FloatRange(2), default=20, show_default=True, help="seconds per level")
+@click.option("--users", type=click.IntRange(1), default=16, show_default=True, help="concurrent users")
+@click.option("--protocol", type=PROTOCOL, default="both", show_default=True,
+              help="rest, grpc, or both (the users split between the two)")
+@click.option("--host", default=lambda: f"http://127.0.0.1:{settings.rest_port()}", show_default="REST_PORT",
+              help="REST base URL of the balancer")
+@click.option("--grpc-target", default=lambda: f"127.0.0.1:{settings.grpc_port()}", show_default="GRPC_PORT",
+              help="host:port of the balancer's gRPC port")
+@_common
+def scale_command(counts: tuple[int, ...], rounds: int, level_seconds: float, users: int, protocol: str, host: str,
+                  grpc_target: str, model_name: str, rows: int, metrics_port: int, reports_dir: Path,
+                  workers: int | None) -> None:
+    """Throughput and latency at several replica counts of the scale-out stack, side by side in one run."""
+    from ..loadtest.scenarios import common, scale
+    from ..stack.replicas import MAX_REPLICAS
+
+    if max(counts) > MAX_REPLICAS:
+        raise click.BadParameter(f"at most {MAX_REPLICAS} replicas (the balancer's slots)", param_hint="--counts")
+    _finish(scale.run(scale.ScaleOptions(
+        host=host.rstrip("/"), grpc_target=grpc_target, model_name=model_name, counts=counts, rounds=rounds,
+        level_seconds=level_seconds, users=users, protocol=protocol, rows=rows,
+        workers=workers or common.default_workers(), metrics_port=metrics_port, reports_dir=reports_dir,
     )))
 
 

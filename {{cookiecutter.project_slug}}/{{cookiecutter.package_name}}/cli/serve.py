@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from ..stack import compose, embedded
+from ..errors import StackError
+from ..stack import compose, embedded, replicas
 from ..stack.alerting import write_slo_rules
 from ..stack.alertmanager import INSTALL_HINT, RECEIVER_SERVICE
 from ..stack.mode import choose_mode, docker_engine_error
@@ -27,7 +28,11 @@ def serve_command(mode: str | None, timeout: float, no_prometheus: bool) -> None
     and Alertmanager when installed)."""
     project = Project.load()
     write_slo_rules(project)  # compose/rules/slo.yml follows SLO_* in .env, for both modes
-    if choose_mode(mode) == "compose":
+    chosen = choose_mode(mode)
+    if chosen == "embedded" and replicas.count(project) > 1:
+        raise StackError(f"REPLICAS={replicas.count(project)} needs the compose stack (a Docker engine): the embedded "
+                         "server runs alone; set REPLICAS=1 to serve without Docker")
+    if chosen == "compose":
         started = compose.up(project, timeout, say=click.echo)
         click.echo(f"compose stack is up (profiles {', '.join(started)})")
         _print_urls(project, {c.service for c in compose.containers(project)})
@@ -94,13 +99,19 @@ def _print_urls(project: Project, services: set[str] | None, prometheus: bool = 
     click.echo(f"model {project.model_name}: {model_versions(found.rest, project.model_name)}")
     click.echo(f"  REST     {found.rest}/v1/models/{project.model_name}" + ("  (TLS, API key)" if secure else ""))
     click.echo(f"  gRPC     {found.grpc}" + ("  (TLS, API key)" if secure else ""))
-    click.echo(f"  metrics  {'inside the compose network only: tfserving:8501' if secure else found.rest}"
-               "/monitoring/prometheus/metrics")
+    if services is not None and "balancer" in services:
+        click.echo("  metrics  each replica's, inside the compose network (Prometheus scrapes every one)")
+    else:
+        click.echo(f"  metrics  {'inside the compose network only: tfserving:8501' if secure else found.rest}"
+                   "/monitoring/prometheus/metrics")
     if found.prometheus:
         click.echo(f"  Prometheus {found.prometheus}")
     if found.alertmanager:
         click.echo(f"  Alertmanager {found.alertmanager}")
     if found.alert_receiver and (services is None or RECEIVER_SERVICE in services):
         click.echo(f"  alert receiver {found.alert_receiver} (notifications also in run/alerts.jsonl)")
+    if services is not None and "balancer" in services:
+        click.echo(f"  balancer http://127.0.0.1:{project.port('BALANCER_PORT')}/stats (HAProxy, per replica), "
+                   f"runtime API on 127.0.0.1:{project.port('BALANCER_ADMIN_PORT')}")
     if services is not None and "grafana" in services:
         click.echo(f"  Grafana  http://127.0.0.1:{project.port('GRAFANA_PORT')} (anonymous viewer; admin password in .env)")

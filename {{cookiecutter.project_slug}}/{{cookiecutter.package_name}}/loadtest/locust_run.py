@@ -36,7 +36,7 @@ class LocustRun:
     spawn_rate: float = 0.0  # 0: all users at once
     seconds: float = 10.0
     rows: int = 1
-    processes: int = 1
+    workers: int = 1  # above 1: a Locust master and this many worker processes (Locust's --processes)
     grpc_target: str = ""
     metrics_port: int = 0
     shape_options: list[str] = field(default_factory=list)  # e.g. ["--shape", "step", "--step-users", "4"]
@@ -57,8 +57,8 @@ class LocustRun:
             command += ["--grpc-target", self.grpc_target]
         if self.request_log:
             command += ["--request-log", str(self.out_dir / f"{self.label}-requests")]
-        if self.processes > 1:
-            command += ["--processes", str(self.processes)]
+        if self.workers > 1:
+            command += ["--processes", str(self.workers)]
         return [*command, *USER_CLASSES[self.protocol]]
 
 
@@ -73,6 +73,8 @@ class LocustResult:
     cpu_warning: bool  # Locust's own warning, or the peak above LOCUST_CPU_LIMIT
     log: Path
     request_logs: list[Path]
+    workers: int  # Locust worker processes (1: a single process)
+    worker_requests: dict[str, int]  # distributed runs: requests each worker reported to the master
 
     @property
     def requests(self) -> int:
@@ -165,6 +167,7 @@ def _result(spec: LocustRun, returncode: int, interrupted: bool, peak: float, lo
         cpu_warning=bool(locust_warned) or peak > LOCUST_CPU_LIMIT,
         log=log,
         request_logs=sorted(spec.out_dir.glob(f"{spec.label}-requests-*.csv")),
+        workers=spec.workers, worker_requests=run_info.get("worker_requests", {}),
     )
 
 

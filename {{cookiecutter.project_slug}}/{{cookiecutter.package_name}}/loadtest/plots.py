@@ -12,6 +12,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from .stats import percentile
+
 if TYPE_CHECKING:
     from .locust_run import Request
 
@@ -67,6 +69,62 @@ def latency_timeline(requests: Sequence[Request], markers: Sequence[tuple[float,
     axis.set(title=title, xlabel="seconds since start", ylabel="latency (ms)", yscale="log")
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8, loc="upper left")
+    return _save(figure, path)
+
+
+def _mark(axis: Any, markers: Sequence[tuple[float, str, str]]) -> None:
+    for t, label, color in markers:
+        axis.axvline(t, color=color, linestyle="--", alpha=0.8)
+        axis.text(t, axis.get_ylim()[1] * 0.95, f" {label}", color=color, fontsize=7, va="top", rotation=90)
+
+
+def throughput_timeline(requests: Sequence[Request], markers: Sequence[tuple[float, str, str]], path: Path) -> Path:
+    """Requests (ok, failed) and p99 per one-second bin of the request log, with markers."""
+    bins: dict[int, list[tuple[float, int]]] = {}
+    for t, ms, ok, _ in requests:
+        bins.setdefault(int(t), []).append((ms, ok))
+    seconds = sorted(bins)
+    figure, (top, bottom) = plt.subplots(2, 1, figsize=(11, 6), sharex=True)
+    top.plot(seconds, [sum(ok for _, ok in bins[s]) for s in seconds], label="answered/s")
+    top.plot(seconds, [sum(1 - ok for _, ok in bins[s]) for s in seconds], color="red", label="failed/s")
+    bottom.plot(seconds, [percentile([ms for ms, _ in bins[s]], 0.99) for s in seconds], label="p99 of the second")
+    top.set(title="Throughput", ylabel="requests per second")
+    bottom.set(title="Latency", xlabel="seconds since start", ylabel="ms")
+    for axis in (top, bottom):
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=8, loc="lower left")
+        _mark(axis, markers)
+    return _save(figure, path)
+
+
+def replica_timeline(series: dict[str, Sequence[tuple[float, float]]], markers: Sequence[tuple[float, str, str]],
+                     path: Path) -> Path:
+    """Requests/s each replica answered over time (the balancer's counts), with markers."""
+    figure, axis = plt.subplots(figsize=(11, 4))
+    for name, points in series.items():
+        axis.plot([t for t, _ in points], [rps for _, rps in points], label=name)
+    if not series:
+        axis.text(0.5, 0.5, "no counts from the balancer", ha="center", transform=axis.transAxes)
+    axis.set(title="Which replica answered", xlabel="seconds since start", ylabel="requests per second")
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=7, loc="lower left")
+    _mark(axis, markers)
+    return _save(figure, path)
+
+
+def scaling(rows: Sequence[dict[str, Any]], path: Path) -> Path:
+    """Median throughput and p99 per replica count, with the host's CPU use."""
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    labels = [str(r["replicas"]) for r in rows]
+    left.bar(labels, [r["median_rps"] for r in rows], color="tab:blue", label="requests/s (median)")
+    cpu = left.twinx()
+    cpu.plot(labels, [r["median_host_cpu_percent"] for r in rows], "o-", color="tab:red", label="host CPU %")
+    cpu.set(ylabel="host CPU %", ylim=(0, 105))
+    right.bar(labels, [r["median_p99_ms"] for r in rows], color="tab:orange", label="p99 ms (median)")
+    left.set(title="Throughput through the balancer", xlabel="replicas", ylabel="requests/s")
+    right.set(title="Latency", xlabel="replicas", ylabel="ms")
+    for axis in (left, right, cpu):
+        axis.legend(fontsize=8, loc="lower right" if axis is cpu else "lower left")
     return _save(figure, path)
 
 

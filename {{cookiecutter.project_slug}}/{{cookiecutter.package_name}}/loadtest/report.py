@@ -48,6 +48,9 @@ def run_row(result: LocustResult, **extra: Any) -> dict[str, Any]:
         "avg_ms": stats.get("Average Response Time"),
         "generator_cpu_peak_percent": result.generator_cpu_peak,
         "generator_bottleneck": result.cpu_warning,
+        "workers": result.workers,
+        # One Locust master aggregates its workers' numbers; this is each worker's share.
+        "requests_per_worker": sorted(result.worker_requests.values()),
         **extra,
     }
 
@@ -58,7 +61,7 @@ def generator_warning(rows: Sequence[dict[str, Any]]) -> str | None:
         return None
     return (f"the load generator, not the server, may have been the bottleneck in: {', '.join(limited)} "
             "(Locust's CPU warning or >90% CPU); numbers there understate the server: "
-            "use --processes N on a machine with spare cores, or fewer users")
+            "use --workers N on a machine with spare cores, or fewer users")
 
 
 def write_summary(run_dir: Path, summary: dict[str, Any]) -> Path:

@@ -43,7 +43,7 @@ class CpuMeter:
 
 
 class TreeCpuSampler(threading.Thread):
-    """Peak CPU percent of any process in a tree (Locust's master and its --processes workers)."""
+    """Peak CPU percent of any process in a tree (Locust's master and its workers)."""
 
     def __init__(self, pid: int, interval: float = 1.0) -> None:
         super().__init__(daemon=True)

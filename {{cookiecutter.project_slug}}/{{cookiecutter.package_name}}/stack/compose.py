@@ -16,14 +16,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ..errors import StackError
-from . import compose_file, images
+from . import compose_file, images, replicas
 from .mode import docker_client
 from .ports import require_free
 from .project import Project, require_published_model
 
 # Every profile of the compose file: `down` names them all, so it removes whatever runs.
-ALL_PROFILES = ("cpu", "gpu", "secure", "grafana", "loadtest")
-PORT_SETTINGS = ("REST_PORT", "GRPC_PORT", "PROMETHEUS_PORT", "ALERTMANAGER_PORT", "ALERT_WEBHOOK_PORT", "GRAFANA_PORT")
+ALL_PROFILES = ("cpu", "gpu", "secure", "replicas", "grafana", "loadtest")
+PORT_SETTINGS = ("REST_PORT", "GRPC_PORT", "PROMETHEUS_PORT", "ALERTMANAGER_PORT", "ALERT_WEBHOOK_PORT", "GRAFANA_PORT",
+                 "BALANCER_PORT", "BALANCER_ADMIN_PORT")
 # Runs on the project's Python image (LOCUST_IMAGE), which upstream registries do not have: left
 # out (said) when it is not built, rather than keeping the whole stack down.
 RECEIVER = "alert-receiver"
@@ -62,14 +63,20 @@ def require_compose_plugin() -> None:
 
 
 def profiles(project: Project) -> list[str]:
-    """COMPOSE_PROFILES (the environment, else .env): exactly one of cpu, gpu or secure, and grafana."""
+    """COMPOSE_PROFILES (the environment, else .env): exactly one of cpu, gpu, secure or replicas, and
+    grafana. REPLICAS above 1 turns cpu into replicas."""
     default = "gpu" if project.use_gpu else "cpu"
     chosen = [p.strip() for p in project.env.get("COMPOSE_PROFILES", default).split(",") if p.strip()]
     unknown = sorted(set(chosen) - set(ALL_PROFILES))
     servers = [p for p in chosen if p in compose_file.SERVER_PROFILES]
     if unknown or len(servers) != 1:
-        raise StackError(f"COMPOSE_PROFILES={','.join(chosen)!r} must name exactly one of cpu, gpu or secure "
-                         f"(which TF Serving runs), plus grafana or loadtest if wanted")
+        raise StackError(f"COMPOSE_PROFILES={','.join(chosen)!r} must name exactly one of cpu, gpu, secure or "
+                         f"replicas (which TF Serving runs), plus grafana or loadtest if wanted")
+    if replicas.count(project) > 1 and servers[0] != replicas.PROFILE:
+        if servers[0] != "cpu":
+            raise StackError(f"REPLICAS={replicas.count(project)} runs CPU replicas behind a balancer, which the "
+                             f"{servers[0]} profile does not: set REPLICAS=1, or COMPOSE_PROFILES=cpu")
+        chosen = [replicas.PROFILE if p == "cpu" else p for p in chosen]
     return chosen
 
 
@@ -165,8 +172,12 @@ def up(project: Project, timeout: float, say: Say = print) -> list[str]:
     # on) the image of a service it merely scales to 0.
     services = [name for name in compose_file.active_services(compose_file.load(project), chosen)
                 if name not in left_out] if left_out else []
+    env = {}
+    if replicas.PROFILE in chosen:  # every replica starts pinned to the newest version
+        newest = require_published_model(project)[-1]
+        env = {"REPLICAS": str(replicas.count(project)), "REPLICA_MODEL_CONFIG": replicas.pin(project, newest)}
     result = run_compose(project, "up", "-d", "--wait", "--wait-timeout", str(int(timeout)), *services,
-                         profiles=chosen, capture=True)
+                         profiles=chosen, capture=True, env=env)
     if result.returncode != 0:
         unhealthy = [c for c in containers(project) if c.status != "running" or c.health not in (None, "healthy")]
         logs = "\n".join(f"--- {c.service} ({c.status}, {c.health or 'no healthcheck'}):\n"

@@ -17,7 +17,7 @@ from .project import Project
 
 VARIABLE = re.compile(r"\$(?:\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?-)(?P<default>[^}]*))?\}|(?P<dollar>\$))")
 # The profiles that choose which TF Serving runs; exactly one of them is active.
-SERVER_PROFILES = ("cpu", "gpu", "secure")
+SERVER_PROFILES = ("cpu", "gpu", "secure", "replicas")
 
 
 def interpolate(text: str, env: Mapping[str, str]) -> str:

@@ -3,7 +3,7 @@ the stack needs that are neither here nor pullable (checked by `serve` before it
 
 The build, in the project's build/images/:
 1. a Debian bookworm root file system made by mmdebstrap from the host's package sources, with
-   Python, Prometheus, Alertmanager, nginx and wget, imported as localhost/<project>/base:bookworm
+   Python, Prometheus, Alertmanager, nginx, HAProxy and wget, imported as localhost/<project>/base:bookworm
    (kept between runs, labelled with its package list: made anew when that list changes, or with
    `--rebuild-base`);
 2. the pinned wheels of requirements.txt downloaded on the host (a container cannot reach the
@@ -11,7 +11,7 @@ The build, in the project's build/images/:
 3. compose/images/build.yml built by `docker compose build` (with build/images/ as the model
    server's build context, for BuildKit to mount the wheels from): the model server (the embedded
    server shaped like the tensorflow/serving image; Locust and the alert receiver run from it too),
-   Prometheus, Alertmanager, nginx.
+   Prometheus, Alertmanager, nginx, the balancer (HAProxy).
 Grafana, NVIDIA's DCGM exporter and tensorflow/serving itself have no packaged build here.
 """
 
@@ -33,9 +33,9 @@ from .mode import docker_client
 from .project import Project
 
 # The base's packages: Python for the server and Locust (TensorFlow needs libstdc++), Debian's
-# Prometheus, Alertmanager and nginx, wget for the compose healthchecks, CA certificates for TLS.
+# Prometheus, Alertmanager, nginx and HAProxy, wget for the compose healthchecks, CA certificates for TLS.
 BASE_PACKAGES = ("python3", "python3-venv", "libstdc++6", "ca-certificates", "prometheus", "prometheus-alertmanager",
-                 "nginx", "wget")
+                 "nginx", "haproxy", "wget")
 # The base image's label that lists BASE_PACKAGES: a base made with another list is made anew.
 PACKAGES_LABEL = "base-packages"
 # Left out of the base: documentation, and the 212 MB of time-zone data Prometheus' web UI does not load.
@@ -43,7 +43,8 @@ BASE_EXCLUDES = ("/usr/share/man/*", "/usr/share/doc/*", "/usr/share/locale/*", 
                  "/usr/share/javascript/moment-timezone/data/*")
 # .env setting -> the role of the local image that replaces the upstream one.
 LOCAL_ROLES = {"TFSERVING_IMAGE": "model-server", "LOCUST_IMAGE": "model-server",
-               "PROMETHEUS_IMAGE": "prometheus", "ALERTMANAGER_IMAGE": "alertmanager", "NGINX_IMAGE": "nginx"}
+               "PROMETHEUS_IMAGE": "prometheus", "ALERTMANAGER_IMAGE": "alertmanager", "NGINX_IMAGE": "nginx",
+               "BALANCER_IMAGE": "balancer"}
 Say = Callable[[str], None]
 
 

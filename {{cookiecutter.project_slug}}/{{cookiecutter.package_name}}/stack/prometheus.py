@@ -2,7 +2,8 @@
 
 The compose file is the source of truth: the local copy keeps its jobs, paths, intervals, rules
 and alerting, and only rewrites targets, from compose service names to the 127.0.0.1 ports of .env:
-  tfserving:8501 -> 127.0.0.1:$REST_PORT, host.docker.internal:<p> and locust-master:<p> ->
+  tfserving-replica (DNS service discovery of the TF Serving containers) -> the static target
+  127.0.0.1:$REST_PORT, host.docker.internal:<p> and locust-master:<p> ->
   127.0.0.1:$LOADTEST_METRICS_PORT, localhost:9090 -> 127.0.0.1:$PROMETHEUS_PORT,
   alertmanager:9093 -> 127.0.0.1:$ALERTMANAGER_PORT;
 other targets (dcgm-exporter) keep their port on 127.0.0.1. Rule files, relative to compose/ there,
@@ -27,7 +28,7 @@ from .project import Project
 def target_map(project: Project) -> dict[str, str]:
     loadtest = f"127.0.0.1:{project.port('LOADTEST_METRICS_PORT')}"
     return {
-        "tfserving": f"127.0.0.1:{project.port('REST_PORT')}",
+        "tfserving-replica": f"127.0.0.1:{project.port('REST_PORT')}",
         "host.docker.internal": loadtest,
         "locust-master": loadtest,
         "localhost": f"127.0.0.1:{project.port('PROMETHEUS_PORT')}",
@@ -66,7 +67,11 @@ def local_config(compose_config: dict[str, Any], targets: dict[str, str], scrape
     if evaluation_interval:
         config.setdefault("global", {})["evaluation_interval"] = evaluation_interval
     for job in config.get("scrape_configs", []):
-        _rewrite(job.get("static_configs", []), targets)
+        # The one embedded server stands for the containers that DNS discovery finds in compose.
+        discovered = [{"targets": [f"{name}:{sd.get('port', 80)}" for name in sd.get("names", [])]}
+                      for sd in job.pop("dns_sd_configs", [])]
+        job["static_configs"] = job.get("static_configs", []) + discovered
+        _rewrite(job["static_configs"], targets)
     for manager in config.get("alerting", {}).get("alertmanagers", []):
         _rewrite(manager.get("static_configs", []), targets)
     if compose_dir is not None:

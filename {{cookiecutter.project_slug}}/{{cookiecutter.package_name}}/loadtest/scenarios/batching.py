@@ -32,7 +32,7 @@ class BatchingOptions:
     level_seconds: float = 10.0
     protocol: str = "rest"
     rows: int = 1
-    processes: int = 1
+    workers: int = 1
     metrics_port: int = 0
     in_place: bool = False
     reports_dir: Path = Path("reports")
@@ -80,7 +80,7 @@ def _level(options: BatchingOptions, server: ServerProcess, mode: str, users: in
         result = locust_run.run(locust_run.LocustRun(
             label=f"batching-{mode}-{users}users", out_dir=run_dir, host=server.rest_url,
             model_name=options.model_name, protocol=options.protocol, users=users, seconds=options.level_seconds,
-            rows=options.rows, processes=options.processes, grpc_target=server.grpc_target,
+            rows=options.rows, workers=options.workers, grpc_target=server.grpc_target,
             metrics_port=options.metrics_port,
         ), progress=say)
     finally:

@@ -47,6 +47,6 @@ def start_server(flags: list[str], log_path: Path) -> ServerProcess:
         raise LoadTestError(str(error)) from None
 
 
-def default_processes() -> int:
-    """Locust processes: one per four cores, leaving the rest to the server (1 on small machines)."""
+def default_workers() -> int:
+    """Locust worker processes: one per four cores, leaving the rest to the server (1 on small machines)."""
     return max(1, (os.cpu_count() or 1) // 4)

@@ -12,7 +12,8 @@ from .. import locust_run, plots, preflight, report
 from ..report import say
 from ..stats import failure_windows
 
-COLUMNS = ("label", "users", "requests", "failures", "rps", "p50_ms", "p95_ms", "p99_ms", "generator_cpu_peak_percent")
+COLUMNS = ("label", "users", "workers", "requests", "failures", "rps", "p50_ms", "p95_ms", "p99_ms",
+           "generator_cpu_peak_percent", "requests_per_worker")
 
 
 @dataclass
@@ -25,7 +26,7 @@ class SteadyOptions:
     spawn_rate: float = 0.0
     duration: float = 30.0
     rows: int = 1
-    processes: int = 1
+    workers: int = 1
     metrics_port: int = 0
     shape: list[str] = field(default_factory=list)  # Locust shape options
     reports_dir: Path = Path("reports")
@@ -40,7 +41,7 @@ def run(options: SteadyOptions) -> dict[str, Any]:
     spec = locust_run.LocustRun(
         label="steady", out_dir=run_dir, host=options.host, model_name=options.model_name,
         protocol=options.protocol, users=options.users, spawn_rate=options.spawn_rate, seconds=options.duration,
-        rows=options.rows, processes=options.processes, grpc_target=options.grpc_target,
+        rows=options.rows, workers=options.workers, grpc_target=options.grpc_target,
         metrics_port=options.metrics_port, shape_options=options.shape, request_log=True,
     )
     interrupted = False

@@ -44,6 +44,7 @@ class SwapOptions:
     against: str = "embedded"
     rest_url: str = ""
     grpc_target: str = ""
+    workers: int = 1
 
 
 @dataclass
@@ -215,7 +216,7 @@ def _swap(options: SwapOptions, run_dir: Path, models: Path, rest_url: str, grpc
     spec = locust_run.LocustRun(
         label="swap", out_dir=run_dir, host=rest_url, model_name=options.model_name,
         protocol="grpc", users=options.users, seconds=options.max_duration, rows=options.rows,
-        grpc_target=grpc_target, metrics_port=options.metrics_port, request_log=True,
+        grpc_target=grpc_target, metrics_port=options.metrics_port, request_log=True, workers=options.workers,
     )
     # The driver starts once Locust has started sending, so each version gets traffic.
     timer = threading.Timer(3.0, driver.start)
