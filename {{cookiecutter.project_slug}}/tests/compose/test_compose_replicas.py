@@ -43,6 +43,14 @@ def replica_stack(tmp_path_factory: pytest.TempPathFactory, published_model: Pub
         yield root
     finally:
         tear_down(root)
+        with docker_client() as client:
+            if client.images.list(name=next_image(root)):
+                client.images.remove(next_image(root))  # the tag only: the image keeps its own
+
+
+def next_image(root: Path) -> str:
+    """The tag the rollout test gives the local model-server image, as a new server image."""
+    return f"localhost/{read_env(root)['COMPOSE_PROJECT_NAME']}/model-server:next"
 
 
 def answered(root: Path) -> dict[tuple[str, str], int]:
@@ -123,8 +131,13 @@ def test_rollout_replaces_every_replica_under_load_without_a_failed_request(repl
     base = replica_stack / "models" / published_model.name
     shutil.copytree(base / "1", base / ".2")
     os.rename(base / ".2", base / "2")  # published atomically, as `make export` does
-    done = make(replica_stack, "loadtest-rollout", "ROLLOUT_ARGS=--users 4 --settle 2", timeout=900)
+    # A new server image too: the local one under another local tag (removed with the stack).
+    image = next_image(replica_stack)
+    with docker_client() as client:
+        client.images.get(read_env(replica_stack)["TFSERVING_IMAGE"]).tag(image)
+    done = make(replica_stack, "loadtest-rollout", f"ROLLOUT_ARGS=--users 4 --settle 2 --image {image}", timeout=900)
     assert done.returncode == 0, done.stdout + done.stderr[-4000:]
+    assert {r.image for r in rollout.running(project)} == {image}
     (run_dir,) = (replica_stack / "reports").glob("*-rollout")
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["passed"] and summary["version"] == 2
@@ -139,8 +152,8 @@ def test_rollout_replaces_every_replica_under_load_without_a_failed_request(repl
     assert len(new) == REPLICAS and not new & old
     assert summary["serving_at_end"] == dict.fromkeys(new, True)
     assert {a["replica"] for a in summary["answered_by"] if a["requests"] > 0} == old | new
-    for image in ("throughput_timeline.png", "latency_timeline.png", "replicas_timeline.png", "report.html"):
-        assert (run_dir / image).is_file(), image
+    for name in ("throughput_timeline.png", "latency_timeline.png", "replicas_timeline.png", "report.html"):
+        assert (run_dir / name).is_file(), name
 
 
 def test_a_rollout_to_a_version_that_does_not_load_leaves_the_replicas_serving(replica_stack: Path,

@@ -49,6 +49,19 @@ def _served_model(command: Any) -> Any:
     return command
 
 
+def _balancer(command: Any) -> Any:
+    """Where the scale-out stack's balancer listens (the scenarios that change its replicas)."""
+    options = [
+        click.option("--host", default=lambda: f"http://127.0.0.1:{settings.rest_port()}", show_default="REST_PORT",
+                     help="REST base URL of the balancer"),
+        click.option("--grpc-target", default=lambda: f"127.0.0.1:{settings.grpc_port()}", show_default="GRPC_PORT",
+                     help="host:port of the balancer's gRPC port"),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 def _finish(summary: dict[str, Any]) -> None:
     if summary.get("interrupted"):
         sys.exit(130)
@@ -164,10 +177,7 @@ def swap_command(users: int, interval: float, max_duration: float, corrupt: bool
               help="seconds for each new replica to load its model; one that does not is removed and the run fails")
 @click.option("--max-duration", type=click.FloatRange(30), default=900, show_default=True,
               help="upper bound of the whole run in seconds")
-@click.option("--host", default=lambda: f"http://127.0.0.1:{settings.rest_port()}", show_default="REST_PORT",
-              help="REST base URL of the balancer")
-@click.option("--grpc-target", default=lambda: f"127.0.0.1:{settings.grpc_port()}", show_default="GRPC_PORT",
-              help="host:port of the balancer's gRPC port")
+@_balancer
 @_common
 def rollout_command(to_version: int | None, image: str | None, users: int, protocol: str, settle: float,
                     ready_timeout: float, max_duration: float, host: str, grpc_target: str, model_name: str,
@@ -192,10 +202,7 @@ def rollout_command(to_version: int | None, image: str | None, users: int, proto
 @click.option("--users", type=click.IntRange(1), default=16, show_default=True, help="concurrent users")
 @click.option("--protocol", type=PROTOCOL, default="both", show_default=True,
               help="rest, grpc, or both (the users split between the two)")
-@click.option("--host", default=lambda: f"http://127.0.0.1:{settings.rest_port()}", show_default="REST_PORT",
-              help="REST base URL of the balancer")
-@click.option("--grpc-target", default=lambda: f"127.0.0.1:{settings.grpc_port()}", show_default="GRPC_PORT",
-              help="host:port of the balancer's gRPC port")
+@_balancer
 @_common
 def scale_command(counts: tuple[int, ...], rounds: int, level_seconds: float, users: int, protocol: str, host: str,
                   grpc_target: str, model_name: str, rows: int, metrics_port: int, reports_dir: Path,

@@ -75,11 +75,13 @@ def scale_to(project: Project, count: int, model_config: str, image: str, timeou
     become healthy, the new ones are removed again and StackError says why."""
     before = {r.name for r in running(project)}
     env = {"REPLICA_MODEL_CONFIG": model_config, "TFSERVING_IMAGE": image}
+    deadline = time.monotonic() + timeout
     result = run_compose(project, "up", "-d", "--no-deps", "--no-recreate", "--wait", "--wait-timeout",
                          str(int(timeout)), "--scale", f"{SERVICE}={count}", SERVICE,
                          profiles=[PROFILE], capture=True, env=env)
     new = [r for r in running(project, stopped_too=True) if r.name not in before]
-    if result.returncode == 0:
+    # Checked here too: compose's --wait once returned 0 here for a replica still "starting".
+    if result.returncode == 0 and _healthy(new, deadline):
         return new
     logs = []
     with docker_client() as client:
@@ -90,6 +92,18 @@ def scale_to(project: Project, count: int, model_config: str, image: str, timeou
     output = "\n".join((result.stdout + result.stderr).strip().splitlines()[-5:])
     raise StackError(f"a new replica ({image}, /config/{model_config}) was not healthy within {timeout:.0f}s, so the "
                      f"new ones were removed and the others left serving:\n{output}\n" + "\n".join(logs))
+
+
+def _healthy(replicas: list[Replica], deadline: float) -> bool:
+    """Whether every one of `replicas` is healthy by `deadline` (time.monotonic())."""
+    with docker_client() as client:
+        while True:
+            states = [client.containers.get(r.name).attrs["State"].get("Health", {}).get("Status") for r in replicas]
+            if all(state == "healthy" for state in states):
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.5)
 
 
 def add_one(project: Project, model_config: str, image: str, timeout: float) -> Replica:

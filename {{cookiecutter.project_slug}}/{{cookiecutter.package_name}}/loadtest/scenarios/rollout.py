@@ -22,6 +22,7 @@ from ...stack.project import Project, require_published_model
 from .. import locust_run, plots, preflight, report
 from ..report import say
 from ..stats import percentile
+from .common import Driver, run_alongside
 
 COLUMNS = ("old", "new", "started_s", "ready_s", "drained_s", "stopped_s", "exit_code", "requests", "failures",
            "p99_ms")
@@ -56,40 +57,32 @@ class Replacement:
     exit_code: int | None = None
 
 
-class RolloutDriver(threading.Thread):
+class RolloutDriver(Driver):
     """Replaces the replicas that ran at the start, oldest first; `done` when finished or failed."""
 
     def __init__(self, project: Project, options: RolloutOptions, model_config: str, image: str,
                  old: list[rollout.Replica]) -> None:
-        super().__init__(daemon=True)
+        super().__init__()
         self.project, self.options, self.model_config, self.image, self.old = project, options, model_config, image, old
         self.balancer = Balancer.of(project)
         # (address, container, since): Docker hands a stopped replica's address to a later one.
         self.tenants = [(r.address, r.name, 0.0) for r in old]
-        self.steps: list[Replacement] = []
-        self.error: str | None = None
-        self.done = threading.Event()
-        self.cancel = threading.Event()
+        self.replacements: list[Replacement] = []
 
-    def run(self) -> None:
-        try:
-            before = self._answered()
-            rollout.wait_until(lambda: self._answered() > before or self.cancel.is_set(), "the load reaching the "
-                               "balancer", 120)
-            self.cancel.wait(self.options.settle)
-            for old in self.old:
-                if self.cancel.is_set():
-                    return
-                self._replace(old)
-            self.cancel.wait(self.options.settle)
-        except Exception as error:  # reported in the summary; the load still stops cleanly
-            self.error = f"{type(error).__name__}: {error}"
-        finally:
-            self.done.set()
+    def steps(self) -> None:
+        before = self._answered()
+        rollout.wait_until(lambda: self._answered() > before or self.cancel.is_set(), "the load reaching the balancer",
+                           120)
+        self.cancel.wait(self.options.settle)
+        for old in self.old:
+            if self.cancel.is_set():
+                return
+            self._replace(old)
+        self.cancel.wait(self.options.settle)
 
     def _replace(self, old: rollout.Replica) -> None:
         step = Replacement(old=old.name, started=time.time())
-        self.steps.append(step)
+        self.replacements.append(step)
         new = rollout.add_one(self.project, self.model_config, self.image, timeout=self.options.ready_timeout)
         step.new = new.name
         self.tenants.append((new.address, new.name, step.started))  # the address was free from then on
@@ -174,19 +167,12 @@ def run(options: RolloutOptions) -> dict[str, Any]:
         workers=options.workers, grpc_target=options.grpc_target, metrics_port=options.metrics_port,
         request_log=True,
     )
-    interrupted, started = False, time.time()
-    timer = threading.Timer(3.0, driver.start)  # once Locust sends
-    timer.start()
+    started = time.time()
     sampler.start()
     try:
-        result = locust_run.run(spec, progress=say, stop_when=driver.done.is_set)
-    except locust_run.Interrupted as stop:
-        result, interrupted = stop.result, True
+        # A replacement in progress finishes: a replica is never left drained.
+        result, interrupted = run_alongside(spec, driver, finish_seconds=options.ready_timeout + 60)
     finally:
-        timer.cancel()
-        driver.cancel.set()
-        if driver.is_alive():  # a replacement in progress finishes: never leave a replica drained
-            driver.join(timeout=360)
         sampler.stop.set()
     serving = {r.name: rollout.serves(project, r, version) for r in rollout.running(project)}
     return _write(options, run_dir, result, driver, sampler, serving, version, image, started, interrupted)
@@ -222,8 +208,8 @@ def _write(options: RolloutOptions, run_dir: Path, result: locust_run.LocustResu
            interrupted: bool) -> dict[str, Any]:
     requests = locust_run.read_requests(result.request_logs)
     start = requests[0][0] if requests else started
-    analysis = analyse(driver.steps, requests, start)
-    complete = [s for s in driver.steps if s.stopped]
+    analysis = analyse(driver.replacements, requests, start)
+    complete = [s for s in driver.replacements if s.stopped]
     failures = []
     if result.failures:
         failures.append(f"{result.failures} of {result.requests} requests failed during the rollout")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +20,7 @@ from ...errors import LoadTestError
 from .. import locust_run, plots, preflight, report
 from ..report import say
 from ..stats import percentile
-from .common import models_root, server_flags, start_server
+from .common import Driver, models_root, run_alongside, server_flags, start_server
 
 COLUMNS = ("step", "version", "published_s", "available_s", "first_served_s", "moved", "p99_window_ms")
 WINDOW = 2.0  # seconds either side of a swap counted as "around the swap"
@@ -56,44 +55,36 @@ class Step:
     status: dict[str, Any] = field(default_factory=dict)
 
 
-class SwapDriver(threading.Thread):
+class SwapDriver(Driver):
     """Publishes the versions while Locust runs; `done` once the last step has been observed."""
 
     def __init__(self, options: SwapOptions, models: Path, rest_url: str) -> None:
-        super().__init__(daemon=True)
+        super().__init__()
         self.options, self.models, self.rest_url = options, models, rest_url
         self.base = models / options.model_name
         self.original = preflight.newest_version(models, options.model_name)
-        self.steps: list[Step] = []
-        self.error: str | None = None
-        self.done = threading.Event()
-        self.cancel = threading.Event()  # set when the run ends early (Ctrl-C, Locust gone)
+        self.published: list[Step] = []
 
-    def run(self) -> None:
+    def steps(self) -> None:
         from ...dashboards.grafana import annotate_quietly
         from ...export.publish import publish_version
 
-        try:
-            self.cancel.wait(self.options.interval)  # steady traffic on the first version
-            for kind in ("new", "new", "rollback"):
-                if self.cancel.is_set():
-                    return
-                source = self.original if kind == "rollback" else preflight.newest_version(self.models, self.options.model_name)
-                published = time.time()
-                version = publish_version(source, self.models, self.options.model_name)
-                step = Step(kind, version, published)
-                self.steps.append(step)
-                annotate_quietly(f"{self.options.model_name}: {kind} version {version} published", ["swap", kind], say)
-                say(f"  published version {version} ({kind}{', files of ' + self.original.name if kind == 'rollback' else ''})")
-                step.status = self._wait(version, lambda s: s.get("state") == AVAILABLE)
-                step.available = time.time()
-                self.cancel.wait(self.options.interval)
-            if self.options.corrupt and not self.cancel.is_set():
-                self._corrupt()
-        except Exception as error:  # reported in the summary; the run still stops cleanly
-            self.error = f"{type(error).__name__}: {error}"
-        finally:
-            self.done.set()
+        self.cancel.wait(self.options.interval)  # steady traffic on the first version
+        for kind in ("new", "new", "rollback"):
+            if self.cancel.is_set():
+                return
+            source = self.original if kind == "rollback" else preflight.newest_version(self.models, self.options.model_name)
+            published = time.time()
+            version = publish_version(source, self.models, self.options.model_name)
+            step = Step(kind, version, published)
+            self.published.append(step)
+            annotate_quietly(f"{self.options.model_name}: {kind} version {version} published", ["swap", kind], say)
+            say(f"  published version {version} ({kind}{', files of ' + self.original.name if kind == 'rollback' else ''})")
+            step.status = self._wait(version, lambda s: s.get("state") == AVAILABLE)
+            step.available = time.time()
+            self.cancel.wait(self.options.interval)
+        if self.options.corrupt and not self.cancel.is_set():
+            self._corrupt()
 
     def _corrupt(self) -> None:
         from ...dashboards.grafana import annotate_quietly
@@ -105,7 +96,7 @@ class SwapDriver(threading.Thread):
         published = time.time()
         os.rename(staging, self.base / str(version))  # atomic: never half-visible
         step = Step("corrupt", version, published)
-        self.steps.append(step)
+        self.published.append(step)
         annotate_quietly(f"{self.options.model_name}: corrupt version {version} published", ["swap", "corrupt"], say)
         say(f"  published corrupt version {version}")
         step.status = self._wait(version, lambda s: s.get("state") == END
@@ -209,7 +200,7 @@ def restore(base: Path, before: set[int], rest_url: str, model_name: str, timeou
 
 
 def _swap(options: SwapOptions, run_dir: Path, models: Path, rest_url: str, grpc_target: str) -> dict[str, Any]:
-    interrupted, started = False, time.time()
+    started = time.time()
     preflight.check_rest(rest_url, options.model_name)
     preflight.check_grpc(grpc_target)
     driver = SwapDriver(options, models, rest_url)
@@ -218,18 +209,8 @@ def _swap(options: SwapOptions, run_dir: Path, models: Path, rest_url: str, grpc
         protocol="grpc", users=options.users, seconds=options.max_duration, rows=options.rows,
         grpc_target=grpc_target, metrics_port=options.metrics_port, request_log=True, workers=options.workers,
     )
-    # The driver starts once Locust has started sending, so each version gets traffic.
-    timer = threading.Timer(3.0, driver.start)
-    timer.start()
-    try:
-        result = locust_run.run(spec, progress=say, stop_when=driver.done.is_set)
-    except locust_run.Interrupted as stop:
-        result, interrupted = stop.result, True
-    finally:
-        timer.cancel()
-        driver.cancel.set()
-        if driver.is_alive():  # let a publish in progress finish before the folder goes
-            driver.join(timeout=30)
+    # A publish in progress finishes before the folder goes.
+    result, interrupted = run_alongside(spec, driver, finish_seconds=30)
     return _write(options, run_dir, result, driver, started, interrupted)
 
 
@@ -237,7 +218,7 @@ def _write(options: SwapOptions, run_dir: Path, result: Any, driver: SwapDriver,
            interrupted: bool) -> dict[str, Any]:
     requests = locust_run.read_requests(result.request_logs)
     start = requests[0][0] if requests else started
-    analysis = analyse(driver.steps, requests, start)
+    analysis = analyse(driver.published, requests, start)
     swaps = [s for s in analysis["steps"] if s["step"] != "corrupt"]
     corrupt = next((s for s in analysis["steps"] if s["step"] == "corrupt"), None)
     failures = []
