@@ -78,7 +78,12 @@ def version_states(rest_url: str, model_name: str, access: Access | None = None,
     if reply.status_code == 404:
         return {}
     reply.raise_for_status()
-    return {int(v["version"]): v for v in reply.json().get("model_version_status", [])}
+    return status_entries(reply.json())
+
+
+def status_entries(status: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    """Version -> its entry in a GET /v1/models/<model> reply's JSON."""
+    return {int(v["version"]): v for v in status.get("model_version_status", [])}
 
 
 def is_available(rest_url: str, model_name: str, version: int | None = None, access: Access | None = None) -> bool:

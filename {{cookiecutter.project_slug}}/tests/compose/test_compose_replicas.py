@@ -21,6 +21,7 @@ from embedded_tfserving.testing import wait_for
 from {{ cookiecutter.package_name }}.contract import grpc_predict_request, rest_predict_body
 from {{ cookiecutter.package_name }}.data.schema import Schema
 from {{ cookiecutter.package_name }}.data.synthetic import generate
+from {{ cookiecutter.package_name }}.export.publish import publish_version
 from {{ cookiecutter.package_name }}.stack import rollout
 from {{ cookiecutter.package_name }}.stack.balancer import Balancer
 from {{ cookiecutter.package_name }}.stack.mode import docker_client
@@ -128,9 +129,8 @@ def test_rollout_replaces_every_replica_under_load_without_a_failed_request(repl
                                                                             published_model: PublishedModel) -> None:
     project = scratch(replica_stack)
     old = {r.name for r in rollout.running(project)}
-    base = replica_stack / "models" / published_model.name
-    shutil.copytree(base / "1", base / ".2")
-    os.rename(base / ".2", base / "2")  # published atomically, as `make export` does
+    models = replica_stack / "models"
+    assert publish_version(models / published_model.name / "1", models, published_model.name) == 2
     # A new server image too: the local one under another local tag (removed with the stack).
     image = next_image(replica_stack)
     with docker_client() as client:

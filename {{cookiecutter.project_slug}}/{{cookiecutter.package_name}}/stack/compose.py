@@ -72,9 +72,10 @@ def profiles(project: Project) -> list[str]:
     if unknown or len(servers) != 1:
         raise StackError(f"COMPOSE_PROFILES={','.join(chosen)!r} must name exactly one of cpu, gpu, secure or "
                          f"replicas (which TF Serving runs), plus grafana or loadtest if wanted")
-    if replicas.count(project) > 1 and servers[0] != replicas.PROFILE:
+    count = replicas.count(project)
+    if count > 1 and servers[0] != replicas.PROFILE:
         if servers[0] != "cpu":
-            raise StackError(f"REPLICAS={replicas.count(project)} runs CPU replicas behind a balancer, which the "
+            raise StackError(f"REPLICAS={count} runs CPU replicas behind a balancer, which the "
                              f"{servers[0]} profile does not: set REPLICAS=1, or COMPOSE_PROFILES=cpu")
         chosen = [replicas.PROFILE if p == "cpu" else p for p in chosen]
     return chosen
@@ -163,7 +164,7 @@ def check_startable(project: Project, chosen: list[str], say: Say) -> tuple[list
 
 def up(project: Project, timeout: float, say: Say = print) -> list[str]:
     """Start the stack and wait until every service is healthy; the profiles it started."""
-    require_published_model(project)
+    published = require_published_model(project)
     require_compose_plugin()
     chosen, left_out = check_startable(project, profiles(project), say)
     # The alert receiver's bind mount: made here, by the user, or the engine makes it owned by root.
@@ -174,8 +175,7 @@ def up(project: Project, timeout: float, say: Say = print) -> list[str]:
                 if name not in left_out] if left_out else []
     env = {}
     if replicas.PROFILE in chosen:  # every replica starts pinned to the newest version
-        newest = require_published_model(project)[-1]
-        env = {"REPLICAS": str(replicas.count(project)), "REPLICA_MODEL_CONFIG": replicas.pin(project, newest)}
+        env = {"REPLICAS": str(replicas.count(project)), "REPLICA_MODEL_CONFIG": replicas.pin(project, published[-1])}
     result = run_compose(project, "up", "-d", "--wait", "--wait-timeout", str(int(timeout)), *services,
                          profiles=chosen, capture=True, env=env)
     if result.returncode != 0:

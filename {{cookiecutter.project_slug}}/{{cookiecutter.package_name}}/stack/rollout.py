@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..contract import AVAILABLE
+from ..contract import AVAILABLE, status_entries
 from ..errors import StackError
 from .compose import project_name, run_compose
 from .mode import docker_client
@@ -29,11 +29,10 @@ class Replica:
 
 def _replica(container: Any) -> Replica:
     networks = container.attrs["NetworkSettings"]["Networks"]
-    env = dict(item.split("=", 1) for item in container.attrs["Config"].get("Env") or [])
     flags = [arg for arg in container.attrs["Config"].get("Cmd") or [] if arg.startswith("--model_config_file=")]
     return Replica(name=container.name, address=next(iter(networks.values()))["IPAddress"] if networks else "",
                    image=container.attrs["Config"]["Image"], created=container.attrs["Created"],
-                   model_config=flags[0].split("/config/", 1)[-1] if flags else env.get("REPLICA_MODEL_CONFIG", ""))
+                   model_config=flags[0].split("/config/", 1)[-1] if flags else "")
 
 
 def running(project: Project, stopped_too: bool = False) -> list[Replica]:
@@ -58,10 +57,10 @@ def versions(project: Project, replica: Replica) -> dict[int, str]:
         return {}
     body = output.decode(errors="replace").partition("\r\n\r\n")[2]
     try:
-        states = json.loads(body).get("model_version_status", [])
+        entries = status_entries(json.loads(body))
     except json.JSONDecodeError:
         return {}
-    return {int(s["version"]): s["state"] for s in states}
+    return {version: entry["state"] for version, entry in entries.items()}
 
 
 def serves(project: Project, replica: Replica, version: int) -> bool:

@@ -146,8 +146,9 @@ def run(options: RolloutOptions) -> dict[str, Any]:
     old = rollout.running(project)
     if not old:
         raise LoadTestError("no replicas run: start the scale-out stack with `REPLICAS=3 make serve` (compose)")
-    version = options.to_version or require_published_model(project)[-1]
-    if version not in require_published_model(project):
+    published = require_published_model(project)
+    version = options.to_version or published[-1]
+    if version not in published:
         raise LoadTestError(f"version {version} of {project.model_name} is not published under {project.models_dir}")
     image = options.image or project.setting("TFSERVING_IMAGE")
     for missing in images.unavailable({replicas.SERVICE: image}):
