@@ -17,7 +17,8 @@ from .helpers import REPO, busy_default_ports, run_make
 
 # Shorter load levels; SERVE_MODE=embedded because compose needs a Docker engine (the generated
 # Makefile exports its variables, so the CLI sees it).
-SHORT = {"DEMO_LEVELS": "1,16", "DEMO_LEVEL_SECONDS": "2", "DEMO_SWAP_INTERVAL": "2", "SERVE_MODE": "embedded"}
+SHORT = {"DEMO_LEVELS": "1,16", "DEMO_LEVEL_SECONDS": "2", "DEMO_SWAP_INTERVAL": "2", "SERVE_MODE": "embedded",
+         "DEMO_PROBE_SECONDS": "2", "DEMO_MAX_PROBES": "4", "DEMO_PRECISION": "0.5"}
 
 
 def make_demo(build: Path) -> subprocess.CompletedProcess[str]:

@@ -49,3 +49,8 @@ def grpc_port() -> int:
 
 def metrics_port() -> int:
     return int(setting("LOADTEST_METRICS_PORT", "9646"))
+
+
+def slo_p99_ms() -> float:
+    """The latency objective: 99% of requests faster than this (.env SLO_P99_MS; alerts use it too)."""
+    return float(setting("SLO_P99_MS", "100"))

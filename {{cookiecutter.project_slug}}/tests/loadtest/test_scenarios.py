@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from embedded_tfserving.config import read_batching_parameters
 from embedded_tfserving.process import ServerProcess, free_port
 
-from {{ cookiecutter.package_name }}.loadtest import locust_run
+from {{ cookiecutter.package_name }}.loadtest import locust_run, tuning
 from {{ cookiecutter.package_name }}.settings import PROJECT_ROOT
 
 pytestmark = pytest.mark.slow
@@ -116,6 +117,7 @@ def test_two_workers_under_one_master_make_one_report(server, published_model, t
 def test_batching_on_forms_batches_and_off_does_not(published_model, tmp_path):
     done = loadtest("batching", "--levels", "1,16", "--level-seconds", "4", "--models-dir",
                     str(published_model.models_dir), "--model-name", published_model.name,
+                    "--slo-ms", "250", "--probe-seconds", "2", "--max-probes", "4", "--precision", "0.5",
                     "--metrics-port", "0", "--reports-dir", str(tmp_path), timeout=600)
     assert done.returncode == 0, done.stderr
     run_dir = only_run_dir(tmp_path)
@@ -132,6 +134,13 @@ def test_batching_on_forms_batches_and_off_does_not(published_model, tmp_path):
     assert {r["users"] for r in summary["ratios"]} == {1, 16}
     assert all(r["throughput_on_off"] > 0 for r in summary["ratios"])
     assert summary["batch_size_histograms"]["16 users"]
+    # The headline: each mode's capacity at the objective, from its own open-loop probes.
+    capacities = {c["batching"]: c for c in summary["capacity"]}
+    assert set(capacities) == {"off", "on"} and all(c["capacity_rps"] for c in capacities.values())
+    assert all(1 <= len(summary["capacity_probes"][mode]) <= 4 for mode in ("off", "on"))
+    assert summary["metrics"]["capacity_on_off"] == round(capacities["on"]["capacity_rps"] / capacities["off"]["capacity_rps"], 2)
+    assert (run_dir / "capacity_latency_vs_throughput.png").is_file()
+    assert "Capacity at p99 &lt;= 250 ms" in (run_dir / "report.html").read_text()
     assert not (published_model.base_path / "2").exists()  # worked on a copy
 
 
@@ -154,3 +163,129 @@ def test_swap_moves_traffic_without_failures(published_model, tmp_path):
     assert summary["steady_p99_ms"] is not None
     assert_report_files(run_dir, pngs=1)
     assert not (published_model.base_path / "2").exists()  # worked on a copy
+
+
+def test_fail_if_thresholds_gate_the_exit_code(server, published_model, tmp_path):
+    # p99_ms>0 always trips (any request takes time); error_rate>0.5 never does against a healthy server.
+    done = loadtest("steady", "--host", server.rest_url, "--model-name", published_model.name, "--users", "2",
+                    "--duration", "3", "--metrics-port", "0", "--reports-dir", str(tmp_path),
+                    "--fail-if", "p99_ms>0", "--fail-if", "error_rate > 0.5")
+    assert done.returncode == 1, done.stderr
+    assert "threshold failed: p99_ms>0 (p99_ms = " in done.stderr and "threshold(s) failed: p99_ms>0;" in done.stderr
+    run_dir = only_run_dir(tmp_path)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["thresholds_passed"] is False
+    assert [(r["threshold"], r["passed"], r["where"]) for r in summary["thresholds"]] == [
+        ("p99_ms>0", False, "steady"), ("error_rate>0.5", True, "steady")]
+    assert "<p class='fail'>threshold failed: p99_ms&gt;0" in (run_dir / "report.html").read_text()
+
+
+def test_a_bad_fail_if_expression_fails_before_load(tmp_path):
+    # No server at all: the expression is rejected (usage error, 2) before even the preflight checks.
+    done = loadtest("steady", "--host", f"http://127.0.0.1:{free_port()}", "--duration", "2", "--metrics-port", "0",
+                    "--reports-dir", str(tmp_path / "reports"), "--fail-if", "p99>>5")
+    assert done.returncode == 2 and "--fail-if" in done.stderr and "METRIC OP NUMBER" in done.stderr
+    assert not (tmp_path / "reports").exists()
+
+
+# --- open loop, capacity, batching tuner ----------------------------------------------------------
+
+def test_open_loop_sends_at_the_rate_split_over_workers_and_counts_every_send(server, published_model, tmp_path):
+    done = loadtest("steady", "--rate", "60", "--workers", "2", "--protocol", "both", "--host", server.rest_url,
+                    "--grpc-target", server.grpc_target, "--model-name", published_model.name, "--duration", "6",
+                    "--metrics-port", "0", "--reports-dir", str(tmp_path), timeout=400)
+    assert done.returncode == 0, done.stderr
+    run_dir = only_run_dir(tmp_path)
+    (run,) = json.loads((run_dir / "summary.json").read_text())["runs"]
+    info = json.loads((run_dir / "steady-run-info.json").read_text())
+    assert set(info["user_classes"]) == {"RestRateUser", "GrpcRateUser"}
+    # Each worker's tally reached the master: every request Locust counted is a send it scheduled.
+    assert info["open_loop"]["tally"]["sent"] == run["requests"] == int(aggregated(run_dir / "steady_stats.csv")["Request Count"])
+    assert len(run["requests_per_worker"]) == 2 and min(run["requests_per_worker"]) > 0
+    # 60/s over ~6 s, although 14 users back to back would send thousands: the pace is the rate's.
+    assert 60 * 3 < run["requests"] < 60 * 9 and run["failures"] == 0
+    tally = info["open_loop"]["tally"]
+    assert run["target_rps"] == 60 and run["missed_sends"] == tally["late"] + tally["unsent"]
+    assert "missed_sends" in (run_dir / "report.html").read_text()
+
+
+def test_an_impossible_rate_is_refused_before_load(server, published_model, tmp_path):
+    for rate, users, message in (("100000", "50000", "per Locust process"), ("100000", "1", "per Locust process"),
+                                 ("5000", "1", "1 users cannot send 5000 requests/s")):
+        done = loadtest("steady", "--rate", rate, "--users", users, "--workers", "1", "--host", server.rest_url,
+                        "--model-name", published_model.name, "--duration", "2", "--metrics-port", "0",
+                        "--reports-dir", str(tmp_path))
+        assert done.returncode == 1 and message in done.stderr, done.stderr
+    assert not list(tmp_path.iterdir())
+
+
+def test_capacity_is_the_highest_probed_rate_within_the_objective(server, published_model, tmp_path):
+    done = loadtest("capacity", "--host", server.rest_url, "--model-name", published_model.name, "--slo-ms", "250",
+                    "--probe-seconds", "2", "--max-probes", "4", "--precision", "0.5", "--workers", "1",
+                    "--metrics-port", "0", "--reports-dir", str(tmp_path), timeout=400)
+    assert done.returncode == 0, done.stderr
+    run_dir = only_run_dir(tmp_path)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    probes, found = summary["runs"], summary["capacity"]
+    assert 1 <= len(probes) <= 4 and found["probes"] == len(probes)
+    for probe in probes:  # each verdict is the objective applied to what Locust measured in that probe
+        stats = aggregated(run_dir / f"capacity-{probe['target_rps']:g}rps_stats.csv")
+        assert probe["requests"] == int(stats["Request Count"]) > 0
+        assert probe["passed"] == (int(stats["99%"]) <= 250 and probe["error_rate"] <= 0.001)
+    if probes[0]["passed"] and len(probes) > 1:
+        assert probes[1]["target_rps"] == 2 * probes[0]["target_rps"]  # doubling while the objective holds
+    passing = [p["target_rps"] for p in probes if p["passed"]]
+    assert found["capacity_rps"] == (max(passing) if passing else None) == summary["metrics"]["capacity_rps"]
+    assert found["capacity_rps"], "a quarter of one connection's pace is within 250 ms on any machine"
+    assert (run_dir / "latency_vs_throughput.png").is_file() and "Capacity at p99" in (run_dir / "report.html").read_text()
+
+
+def test_an_slo_below_the_unloaded_latency_is_refused_before_load(server, published_model, tmp_path):
+    done = loadtest("capacity", "--host", server.rest_url, "--model-name", published_model.name, "--slo-ms", "0.001",
+                    "--metrics-port", "0", "--reports-dir", str(tmp_path))
+    assert done.returncode == 1 and "cannot be met: one request with no other load takes" in done.stderr
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_tuning_budget_too_short_for_one_candidate_is_refused(published_model, tmp_path):
+    done = loadtest("tune-batching", "--budget", "10", "--models-dir", str(published_model.models_dir),
+                    "--model-name", published_model.name, "--metrics-port", "0", "--reports-dir", str(tmp_path))
+    assert done.returncode == 1 and "too short for one candidate" in done.stderr
+    assert not list(tmp_path.iterdir())
+
+
+def test_tune_batching_measures_candidates_within_its_budget_and_writes_the_best(published_model, tmp_path):
+    compose_file = PROJECT_ROOT / "compose" / "batching.conf"
+    before = compose_file.read_text()
+    baseline = tmp_path / "batching.conf"
+    baseline.write_text(before)
+    started = time.monotonic()
+    done = loadtest("tune-batching", "--budget", "70", "--probe-seconds", "2", "--max-probes", "3", "--slo-ms", "250",
+                    "--batching-file", str(baseline), "--write-compose", "--models-dir", str(published_model.models_dir),
+                    "--model-name", published_model.name, "--workers", "1", "--metrics-port", "0",
+                    "--reports-dir", str(tmp_path / "reports"), timeout=400)
+    assert done.returncode == 0, done.stderr
+    assert time.monotonic() - started < 70 * 1.5  # candidates stop once the next would not fit
+    run_dir = only_run_dir(tmp_path / "reports")
+    summary = json.loads((run_dir / "summary.json").read_text())
+    rows, result = summary["runs"], summary["tuning"]
+    numbered = [r for r in rows if str(r["candidate"]).isdigit()]
+    assert numbered[0]["baseline"]
+    baseline_params = tuning.params_of(read_batching_parameters(compose_file))
+    assert {k: numbered[0][k] for k in tuning.PARAMS} == baseline_params
+    assert len(numbered) >= 2, "the budget holds the baseline and the guide's starting point"
+    if result["confirmed_side_by_side"]:  # the verdict is the pair measured again
+        assert [r["candidate"] for r in rows[-2:]] == ["again-baseline", "again-best"]
+        assert result["best_capacity_rps"] == rows[-1]["capacity_rps"]
+    else:
+        assert result["best_capacity_rps"] == max(r["capacity_rps"] or 0 for r in numbered)
+    best = result["best"]
+    assert best == tuning.recommendation(result["best_measured"], baseline_params)
+    assert best["max_enqueued_batches"] != tuning.HIGH_QUEUE  # never the guide's experimenting bound
+    assert tuning.params_of(read_batching_parameters(run_dir / "batching.conf")) == best
+    # --write-compose updated the given file in place, comments kept; compose/ itself is untouched.
+    assert tuning.params_of(read_batching_parameters(baseline)) == best
+    assert [line for line in baseline.read_text().splitlines() if line.startswith("#")] == \
+        [line for line in before.splitlines() if line.startswith("#")]
+    assert compose_file.read_text() == before
+    assert (run_dir / "capacity_per_candidate.png").is_file()

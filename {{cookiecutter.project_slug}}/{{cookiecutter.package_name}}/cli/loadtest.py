@@ -1,4 +1,5 @@
-"""`loadtest` (steady, batching, swap), `bench` and `soak`: the commands that put load on a server.
+"""`loadtest` (steady, capacity, batching, tune-batching, swap, rollout, scale), `bench` and `soak`:
+the commands that put load on a server.
 Heavy imports (Locust, TensorFlow) happen inside the commands."""
 
 from __future__ import annotations
@@ -11,10 +12,20 @@ import click
 
 from .. import settings
 from ..errors import LoadTestError
+from ..loadtest import thresholds
+from ..loadtest.arrivals import ARRIVALS
 from ..loadtest.shapes import KINDS
 from .options import model_name_option
 
 PROTOCOL = click.Choice(["rest", "grpc", "both"])
+
+
+def _thresholds(_: Any, __: Any, values: tuple[str, ...]) -> list[thresholds.Threshold]:
+    # Parsed here, so a typo fails before any load is sent.
+    try:
+        return thresholds.load(values)
+    except LoadTestError as error:
+        raise click.BadParameter(str(error)) from None
 
 
 def _common(command: Any) -> Any:
@@ -30,6 +41,9 @@ def _common(command: Any) -> Any:
         click.option("--workers", type=click.IntRange(1), default=None,
                      help="Locust worker processes; above 1, a master runs them and aggregates their numbers in "
                           "one report (default: one per 4 cores)"),
+        click.option("--fail-if", "fail_if", metavar="EXPR", multiple=True, callback=_thresholds,
+                     help="fail the run (exit code 1) when this holds, e.g. --fail-if 'p99_ms>50' "
+                          "--fail-if 'error_rate>0.001'; repeatable; @FILE reads one expression a line"),
     ]
     for option in reversed(options):
         command = option(command)
@@ -49,24 +63,63 @@ def _served_model(command: Any) -> Any:
     return command
 
 
-def _balancer(command: Any) -> Any:
-    """Where the scale-out stack's balancer listens (the scenarios that change its replicas)."""
-    options = [
-        click.option("--host", default=lambda: f"http://127.0.0.1:{settings.rest_port()}", show_default="REST_PORT",
-                     help="REST base URL of the balancer"),
-        click.option("--grpc-target", default=lambda: f"127.0.0.1:{settings.grpc_port()}", show_default="GRPC_PORT",
-                     help="host:port of the balancer's gRPC port"),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
+def _server(what: str) -> Any:
+    """--host and --grpc-target: where `what` (the running server, the balancer) listens."""
+    def decorate(command: Any) -> Any:
+        options = [
+            click.option("--host", default=lambda: f"http://127.0.0.1:{settings.rest_port()}", show_default="REST_PORT",
+                         help=f"REST base URL of {what}"),
+            click.option("--grpc-target", default=lambda: f"127.0.0.1:{settings.grpc_port()}",
+                         show_default="GRPC_PORT", help=f"host:port of {what}'s gRPC API"),
+        ]
+        for option in reversed(options):
+            command = option(command)
+        return command
+    return decorate
 
 
-def _finish(summary: dict[str, Any]) -> None:
+# The scenarios that change the scale-out stack's replicas load its balancer.
+_balancer = _server("the balancer")
+
+
+def _objective(probe_seconds: float, max_probes: int, precision: float) -> Any:
+    """Options of the scenarios that search for the capacity at a latency objective (defaults differ)."""
+    def decorate(command: Any) -> Any:
+        options = [
+            click.option("--slo-ms", type=click.FloatRange(0, min_open=True), default=settings.slo_p99_ms,
+                         show_default="SLO_P99_MS", help="latency objective: p99 at or below this many ms"),
+            click.option("--max-error-rate", type=click.FloatRange(0, 1), default=0.001, show_default=True,
+                         help="share of failed requests a rate may have and still count as within the objective"),
+            click.option("--probe-seconds", type=click.FloatRange(1), default=probe_seconds, show_default=True,
+                         help="seconds of open-loop load per probed rate"),
+            click.option("--max-probes", type=click.IntRange(2), default=max_probes, show_default=True,
+                         help="most rates probed per capacity search (tune-batching's first candidate, which "
+                              "starts from a low rate, gets 4 more)"),
+            click.option("--precision", type=click.FloatRange(0.01, 1), default=precision, show_default=True,
+                         help="stop once the first failing rate is within this fraction above the last passing one"),
+        ]
+        for option in reversed(options):
+            command = option(command)
+        return command
+    return decorate
+
+
+def _finish(summary: dict[str, Any], fail_if: list[thresholds.Threshold]) -> None:
+    from ..loadtest import report
+
     if summary.get("interrupted"):
         sys.exit(130)
+    failed: list[str] = []
+    if fail_if:
+        results = thresholds.evaluate(fail_if, summary)
+        report.add_verdict(Path(summary["run_dir"]), results)
+        for result in results:
+            report.say(result["message"])
+        failed = [r["threshold"] for r in results if not r["passed"]]
     if summary.get("passed") is False:
         raise LoadTestError("; ".join(summary["failures_found"]) + f" (report: {summary['run_dir']})")
+    if failed:
+        raise LoadTestError(f"threshold(s) failed: {', '.join(failed)}; report: {summary['run_dir']}")
 
 
 @click.group("loadtest")
@@ -75,34 +128,50 @@ def loadtest_group() -> None:
 
 
 @loadtest_group.command("steady")
-@click.option("--host", default=lambda: f"http://127.0.0.1:{settings.rest_port()}", show_default="REST_PORT",
-              help="REST base URL of the running server")
-@click.option("--grpc-target", default=lambda: f"127.0.0.1:{settings.grpc_port()}", show_default="GRPC_PORT",
-              help="host:port of its gRPC API")
+@_server("the running server")
 @click.option("--protocol", type=PROTOCOL, default="rest", show_default=True,
               help="rest, grpc, or both (the users split between the two)")
-@click.option("--users", type=click.IntRange(1), default=8, show_default=True, help="concurrent users (peak for step)")
+@click.option("--users", type=click.IntRange(1), default=None,
+              help="concurrent users (peak for step); with --rate, how many requests may be in flight "
+                   "[default: 8; with --rate, twice the rate times SLO_P99_MS]")
 @click.option("--spawn-rate", type=click.FloatRange(0), default=0, help="users started per second (0: all at once)")
 @click.option("--duration", type=click.FloatRange(1), default=30, show_default=True, help="seconds")
+@click.option("--rate", type=click.FloatRange(0, min_open=True), default=None,
+              help="open loop: send this many requests/s whatever the replies, latency counted from each "
+                   "request's due time (--shape then applies to the rate)")
+@click.option("--arrivals", type=click.Choice(ARRIVALS), default="poisson", show_default=True,
+              help="open loop: poisson (random gaps, like independent clients) or uniform gaps")
+@click.option("--step-rate", type=click.FloatRange(0), default=0, help="open loop, step shape: requests/s added "
+              "per step (0: a fifth of --rate)")
+@click.option("--spike-rate", type=click.FloatRange(0), default=0, help="open loop, spike shape: requests/s during "
+              "the spike (0: three times --rate)")
 @click.option("--shape", type=click.Choice(KINDS), default="steady", show_default=True)
 @click.option("--step-users", type=click.IntRange(1), default=4, show_default=True, help="step shape: users per step")
 @click.option("--step-seconds", type=click.FloatRange(1), default=10, show_default=True, help="step shape: seconds per step")
 @click.option("--spike-users", type=click.IntRange(1), default=32, show_default=True, help="spike shape: users in the spike")
 @click.option("--spike-seconds", type=click.FloatRange(1), default=5, show_default=True, help="spike shape: its length")
 @_common
-def steady_command(host: str, grpc_target: str, protocol: str, users: int, spawn_rate: float, duration: float,
-                   shape: str, step_users: int, step_seconds: float, spike_users: int, spike_seconds: float,
-                   model_name: str, rows: int, metrics_port: int, reports_dir: Path, workers: int | None) -> None:
-    """Steady (or step / spike) load against the server that runs now (`make serve`)."""
+def steady_command(host: str, grpc_target: str, protocol: str, users: int | None, spawn_rate: float,
+                   duration: float, rate: float | None, arrivals: str, step_rate: float, spike_rate: float, shape: str,
+                   step_users: int, step_seconds: float, spike_users: int, spike_seconds: float,
+                   model_name: str, rows: int, metrics_port: int, reports_dir: Path, workers: int | None,
+                   fail_if: list[thresholds.Threshold]) -> None:
+    """Steady (or step / spike) load against the server that runs now (`make serve`): closed loop
+    (each user sends again once answered), or open loop at a fixed rate with --rate."""
+    from ..loadtest import arrivals as arrival_maths
     from ..loadtest.scenarios import common, steady
 
     shape_options = ["--shape", shape, "--step-users", str(step_users), "--step-seconds", str(step_seconds),
-                     "--spike-users", str(spike_users), "--spike-seconds", str(spike_seconds)]
+                     "--spike-users", str(spike_users), "--spike-seconds", str(spike_seconds),
+                     "--step-rate", str(step_rate), "--spike-rate", str(spike_rate)]
+    if users is None:
+        users = arrival_maths.users_for(rate, settings.slo_p99_ms() / 1000) if rate else 8
     _finish(steady.run(steady.SteadyOptions(
+        rate=rate or 0.0, arrivals=arrivals,
         host=host.rstrip("/"), grpc_target=grpc_target, model_name=model_name, protocol=protocol, users=users,
         spawn_rate=spawn_rate, duration=duration, rows=rows, workers=workers or common.default_workers(),
         metrics_port=metrics_port, shape=shape_options, reports_dir=reports_dir,
-    )))
+    )), fail_if)
 
 
 def _levels(_: Any, __: Any, value: str) -> tuple[int, ...]:
@@ -120,18 +189,83 @@ def _levels(_: Any, __: Any, value: str) -> tuple[int, ...]:
 @click.option("--level-seconds", type=click.FloatRange(2), default=10, show_default=True, help="seconds per level")
 @click.option("--protocol", type=PROTOCOL, default="rest", show_default=True,
               help="rest, grpc, or both (the users split between the two)")
+@click.option("--capacity/--no-capacity", default=True, show_default=True,
+              help="also find each mode's capacity at the objective (open loop), the report's headline")
+@_objective(probe_seconds=5, max_probes=10, precision=0.1)
 @_served_model
 @_common
-def batching_command(levels: tuple[int, ...], level_seconds: float, protocol: str, models_dir: Path, in_place: bool,
-                     model_name: str, rows: int, metrics_port: int, reports_dir: Path, workers: int | None) -> None:
-    """Batching off vs on, same model and load, at several concurrency levels."""
+def batching_command(levels: tuple[int, ...], level_seconds: float, protocol: str, capacity: bool, slo_ms: float,
+                     max_error_rate: float, probe_seconds: float, max_probes: int, precision: float, models_dir: Path,
+                     in_place: bool, model_name: str, rows: int, metrics_port: int, reports_dir: Path,
+                     workers: int | None, fail_if: list[thresholds.Threshold]) -> None:
+    """Batching off vs on, same model and load: closed-loop throughput and latency at several
+    concurrency levels, and each mode's capacity at p99 <= --slo-ms."""
     from ..loadtest.scenarios import batching, common
 
     _finish(batching.run(batching.BatchingOptions(
         models_dir=models_dir, model_name=model_name, levels=levels, level_seconds=level_seconds, protocol=protocol,
         rows=rows, workers=workers or common.default_workers(), metrics_port=metrics_port,
-        in_place=in_place, reports_dir=reports_dir,
-    )))
+        in_place=in_place, reports_dir=reports_dir, slo_ms=slo_ms if capacity else None,
+        probe_seconds=probe_seconds, max_probes=max_probes, precision=precision,
+    )), fail_if)
+
+
+@loadtest_group.command("capacity")
+@_server("the running server")
+@click.option("--protocol", type=PROTOCOL, default="rest", show_default=True,
+              help="rest, grpc, or both (the users split between the two)")
+@click.option("--arrivals", type=click.Choice(ARRIVALS), default="poisson", show_default=True,
+              help="poisson (random gaps, like independent clients) or uniform gaps")
+@click.option("--start-rate", type=click.FloatRange(0), default=0,
+              help="first rate probed, requests/s (0: a quarter of what one connection sends when idle)")
+@click.option("--max-rate", type=click.FloatRange(1), default=5000, show_default=True, help="highest rate probed")
+@_objective(probe_seconds=8, max_probes=12, precision=0.1)
+@_common
+def capacity_command(host: str, grpc_target: str, protocol: str, arrivals: str, start_rate: float, max_rate: float,
+                     slo_ms: float, max_error_rate: float, probe_seconds: float, max_probes: int, precision: float,
+                     model_name: str, rows: int, metrics_port: int, reports_dir: Path, workers: int | None,
+                     fail_if: list[thresholds.Threshold]) -> None:
+    """Highest request rate the running server answers with p99 <= --slo-ms (open loop: rates
+    double until one misses, then bisect), with the latency-throughput curve."""
+    from ..loadtest import capacity as search
+    from ..loadtest.scenarios import capacity, common
+
+    target = search.Target(host=host.rstrip("/"), grpc_target=grpc_target, model_name=model_name, protocol=protocol,
+                           rows=rows, workers=workers or common.default_workers(), arrivals=arrivals,
+                           probe_seconds=probe_seconds, metrics_port=metrics_port)
+    _finish(capacity.run(capacity.CapacityOptions(
+        target=target, slo_ms=slo_ms, max_error_rate=max_error_rate, start_rate=start_rate, max_rate=max_rate,
+        precision=precision, max_probes=max_probes, reports_dir=reports_dir,
+    )), fail_if)
+
+
+@loadtest_group.command("tune-batching")
+@click.option("--budget", type=click.FloatRange(1), default=900, show_default=True,
+              help="seconds for the whole search; candidates stop when the next would not fit")
+@click.option("--protocol", type=PROTOCOL, default="rest", show_default=True,
+              help="rest, grpc, or both (the users split between the two)")
+@click.option("--batching-file", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              default=lambda: settings.COMPOSE_DIR / "batching.conf", show_default="compose/batching.conf",
+              help="the batching parameters to start from (the baseline) and, with --write-compose, to update")
+@click.option("--write-compose", is_flag=True,
+              help="also write the best values into --batching-file (its comments kept)")
+@_objective(probe_seconds=5, max_probes=8, precision=0.15)
+@_served_model
+@_common
+def tune_command(budget: float, protocol: str, batching_file: Path, write_compose: bool, slo_ms: float,
+                 max_error_rate: float, probe_seconds: float, max_probes: int, precision: float, models_dir: Path, in_place: bool,
+                 model_name: str, rows: int, metrics_port: int, reports_dir: Path, workers: int | None,
+                 fail_if: list[thresholds.Threshold]) -> None:
+    """Search TF Serving's batching parameters for the highest capacity at p99 <= --slo-ms, each
+    candidate on an embedded server of its own; writes the best as batching.conf in the report."""
+    from ..loadtest.scenarios import common, tune
+
+    _finish(tune.run(tune.TuneOptions(
+        models_dir=models_dir, model_name=model_name, slo_ms=slo_ms, budget_s=budget, max_error_rate=max_error_rate,
+        probe_seconds=probe_seconds, precision=precision, max_probes=max_probes, protocol=protocol, rows=rows,
+        workers=workers or common.default_workers(), metrics_port=metrics_port, in_place=in_place,
+        write_compose=write_compose, baseline_file=batching_file, reports_dir=reports_dir,
+    )), fail_if)
 
 
 @loadtest_group.command("swap")
@@ -153,7 +287,7 @@ def batching_command(levels: tuple[int, ...], level_seconds: float, protocol: st
 @_common
 def swap_command(users: int, interval: float, max_duration: float, corrupt: bool, against: str, host: str,
                  grpc_target: str, models_dir: Path, in_place: bool, model_name: str, rows: int, metrics_port: int,
-                 reports_dir: Path, workers: int | None) -> None:
+                 reports_dir: Path, workers: int | None, fail_if: list[thresholds.Threshold]) -> None:
     """Publish 2 new versions, a rollback and a corrupt version under gRPC load; no request may fail."""
     from ..loadtest.scenarios import common, swap
 
@@ -161,7 +295,7 @@ def swap_command(users: int, interval: float, max_duration: float, corrupt: bool
         models_dir=models_dir, model_name=model_name, users=users, interval=interval, max_duration=max_duration,
         rows=rows, corrupt=corrupt, in_place=in_place, metrics_port=metrics_port, reports_dir=reports_dir,
         against=against, rest_url=host.rstrip("/"), grpc_target=grpc_target, workers=workers or common.default_workers(),
-    )))
+    )), fail_if)
 
 
 @loadtest_group.command("rollout")
@@ -181,7 +315,8 @@ def swap_command(users: int, interval: float, max_duration: float, corrupt: bool
 @_common
 def rollout_command(to_version: int | None, image: str | None, users: int, protocol: str, settle: float,
                     ready_timeout: float, max_duration: float, host: str, grpc_target: str, model_name: str,
-                    rows: int, metrics_port: int, reports_dir: Path, workers: int | None) -> None:
+                    rows: int, metrics_port: int, reports_dir: Path, workers: int | None,
+                    fail_if: list[thresholds.Threshold]) -> None:
     """Replace the scale-out stack's replicas one by one under load (`REPLICAS=3 make serve`
     first): each new one AVAILABLE and taking traffic before an old one is drained and stopped; no
     request may fail."""
@@ -191,7 +326,7 @@ def rollout_command(to_version: int | None, image: str | None, users: int, proto
         host=host.rstrip("/"), grpc_target=grpc_target, model_name=model_name, to_version=to_version, image=image,
         users=users, protocol=protocol, settle=settle, ready_timeout=ready_timeout, max_duration=max_duration, rows=rows,
         workers=workers or common.default_workers(), metrics_port=metrics_port, reports_dir=reports_dir,
-    )))
+    )), fail_if)
 
 
 @loadtest_group.command("scale")
@@ -206,7 +341,7 @@ def rollout_command(to_version: int | None, image: str | None, users: int, proto
 @_common
 def scale_command(counts: tuple[int, ...], rounds: int, level_seconds: float, users: int, protocol: str, host: str,
                   grpc_target: str, model_name: str, rows: int, metrics_port: int, reports_dir: Path,
-                  workers: int | None) -> None:
+                  workers: int | None, fail_if: list[thresholds.Threshold]) -> None:
     """Throughput and latency at several replica counts of the scale-out stack, side by side in one run."""
     from ..loadtest.scenarios import common, scale
     from ..stack.replicas import MAX_REPLICAS
@@ -217,7 +352,7 @@ def scale_command(counts: tuple[int, ...], rounds: int, level_seconds: float, us
         host=host.rstrip("/"), grpc_target=grpc_target, model_name=model_name, counts=counts, rounds=rounds,
         level_seconds=level_seconds, users=users, protocol=protocol, rows=rows,
         workers=workers or common.default_workers(), metrics_port=metrics_port, reports_dir=reports_dir,
-    )))
+    )), fail_if)
 
 
 @click.command("bench")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,9 @@ import click
 
 def newest_report(reports_dir: Path, scenario: str) -> Path | None:
     """reports/<timestamp>-<scenario>/summary.json with the latest timestamp (names sort by time)."""
-    found = sorted(reports_dir.glob(f"*-{scenario}/summary.json"))
+    # <date>-<time>-<scenario> exactly: "batching" must not find tune-batching's reports.
+    found = sorted(p for p in reports_dir.glob(f"*-{scenario}/summary.json")
+                   if re.fullmatch(r"\d{8}-\d{6}-" + re.escape(scenario), p.parent.name))
     return found[-1] if found else None
 
 
@@ -29,6 +32,10 @@ def batching_lines(summary: dict[str, Any] | None, path: Path | None) -> list[st
     if summary is None or path is None:
         return ["batching: no report yet (run `make loadtest-batching`)"]
     lines = [f"batching: {path.parent}"]
+    capacity = {c["batching"]: c["capacity_rps"] for c in summary.get("capacity", [])}
+    if capacity:
+        lines.append(f"  capacity at p99 <= {summary.get('slo_ms'):g} ms: {capacity.get('off') or 0:g} requests/s off, "
+                     f"{capacity.get('on') or 0:g} on (x{summary.get('metrics', {}).get('capacity_on_off')})")
     for ratio in summary.get("ratios", []):
         lines.append(f"  {ratio['users']:>4} users: throughput x{ratio['throughput_on_off']} with batching on, "
                      f"p99 x{ratio['p99_on_off']}")

@@ -37,9 +37,10 @@ class PredictClient:
         self._timeout = timeout
         self._metadata = Access.from_environment().grpc_metadata()  # SERVING_API_KEY, when the server wants one
 
-    def predict(self, request: Any, name: str = "Predict") -> int | None:
-        """Returns the version that served the request (None on failure)."""
-        start = time.perf_counter()
+    def predict(self, request: Any, name: str = "Predict", started: float | None = None) -> int | None:
+        """Returns the version that served the request (None on failure). The latency counts from
+        `started` (time.perf_counter's clock; open loop passes the due time), else from now."""
+        start = time.perf_counter() if started is None else started
         version, length, exception = None, 0, None
         try:
             response = self._stub.Predict(request, timeout=self._timeout, metadata=self._metadata)

@@ -21,7 +21,8 @@ from locust import events
 from locust.runners import MasterRunner, WorkerRunner
 
 from .. import settings
-from . import payloads
+from . import open_loop, payloads
+from .arrivals import ARRIVALS
 from .shapes import KINDS
 
 if TYPE_CHECKING:
@@ -52,6 +53,13 @@ def add_options(parser: Any) -> None:
     group.add_argument("--step-seconds", type=float, default=10.0, help="seconds per step (step shape)")
     group.add_argument("--spike-users", type=int, default=50, help="users during the spike (spike shape)")
     group.add_argument("--spike-seconds", type=float, default=10.0, help="length of the spike (spike shape)")
+    group.add_argument("--arrival-rate", type=float, default=0.0, env_var="LOADTEST_ARRIVAL_RATE",
+                       help="open loop (the *RateUser classes): requests/s over all users and workers, sent on "
+                            "schedule whatever the replies; with --shape step/spike, the rate follows the shape")
+    group.add_argument("--arrivals", choices=ARRIVALS, default="poisson",
+                       help="open loop: poisson (random gaps, as independent clients) or uniform gaps")
+    group.add_argument("--step-rate", type=float, default=0.0, help="open loop, step shape: requests/s added per step")
+    group.add_argument("--spike-rate", type=float, default=0.0, help="open loop, spike shape: requests/s in the spike")
     group.add_argument("--metrics-port", type=int, default=settings.metrics_port(), env_var="LOADTEST_METRICS_PORT",
                        help="port of the Prometheus exporter of client-side metrics; 0 disables it")
     group.add_argument("--metrics-addr", default="127.0.0.1", env_var="LOADTEST_METRICS_ADDR",
@@ -185,6 +193,7 @@ def write_files(environment: Any, **_: Any) -> None:
             "worker_cpu_warning": bool(getattr(runner, "worker_cpu_warning_emitted", False)),
             "user_classes": [user_class.__name__ for user_class in environment.user_classes],
             "worker_requests": _worker_requests,  # distributed runs: what each worker sent
+            "open_loop": open_loop.run_info(),  # target rate and missed sends (None: closed loop)
         }))
 
 

@@ -22,6 +22,7 @@ from .resources import LOCUST_CPU_LIMIT, TreeCpuSampler
 
 # protocol -> the locustfile's user classes; "both" splits the users between REST and gRPC.
 USER_CLASSES = {"rest": ["RestUser"], "grpc": ["GrpcUser"], "both": ["RestUser", "GrpcUser"]}
+RATE_USER_CLASSES = {"rest": ["RestRateUser"], "grpc": ["GrpcRateUser"], "both": ["RestRateUser", "GrpcRateUser"]}
 CPU_WARNING = "CPU usage above"  # the start of Locust's own warning in its log
 
 
@@ -41,6 +42,8 @@ class LocustRun:
     metrics_port: int = 0
     shape_options: list[str] = field(default_factory=list)  # e.g. ["--shape", "step", "--step-users", "4"]
     request_log: bool = False
+    arrival_rate: float = 0.0  # above 0: open loop at this many requests/s (users: how many may be in flight)
+    arrivals: str = "poisson"
 
     def command(self) -> list[str]:
         prefix = self.out_dir / self.label
@@ -59,6 +62,9 @@ class LocustRun:
             command += ["--request-log", str(self.out_dir / f"{self.label}-requests")]
         if self.workers > 1:
             command += ["--processes", str(self.workers)]
+        if self.arrival_rate:
+            command += ["--arrival-rate", f"{self.arrival_rate:g}", "--arrivals", self.arrivals]
+            return [*command, *RATE_USER_CLASSES[self.protocol]]
         return [*command, *USER_CLASSES[self.protocol]]
 
 
@@ -75,6 +81,7 @@ class LocustResult:
     request_logs: list[Path]
     workers: int  # Locust worker processes (1: a single process)
     worker_requests: dict[str, int]  # distributed runs: requests each worker reported to the master
+    open_loop: dict[str, Any] | None = None  # open loop: target rate and the tally of sends (arrivals.Tally)
 
     @property
     def requests(self) -> int:
@@ -168,6 +175,7 @@ def _result(spec: LocustRun, returncode: int, interrupted: bool, peak: float, lo
         log=log,
         request_logs=sorted(spec.out_dir.glob(f"{spec.label}-requests-*.csv")),
         workers=spec.workers, worker_requests=run_info.get("worker_requests", {}),
+        open_loop=run_info.get("open_loop"),
     )
 
 

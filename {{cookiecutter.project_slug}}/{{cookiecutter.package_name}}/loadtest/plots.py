@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -154,6 +154,42 @@ def history_timeline(history_csv: Path, path: Path) -> Path:
     for axis in (top, bottom):
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8, loc="upper left")
+    return _save(figure, path)
+
+
+def capacity_curves(curves: Mapping[str, Sequence[dict[str, Any]]], capacities: Mapping[str, float | None], slo_ms: float,
+                    path: Path) -> Path:
+    """Latency against achieved throughput, one curve per label (probes in rate order), the SLO as
+    a line and each curve's knee (its capacity: the highest rate within the SLO) circled."""
+    figure, axis = plt.subplots(figsize=(9, 5))
+    for (label, probes), color in zip(curves.items(), ("tab:gray", "tab:blue", "tab:green", "tab:purple")):
+        points = sorted((p["target_rps"], p) for p in probes if p.get("p99_ms") is not None)
+        axis.plot([p["rps"] or 0 for _, p in points], [p["p99_ms"] for _, p in points], "o-", color=color,
+                  label=f"p99, {label}")
+        axis.plot([p["rps"] or 0 for _, p in points], [p["p50_ms"] for _, p in points], "o--", color=color,
+                  alpha=0.5, label=f"p50, {label}")
+        knee = next((p for rate, p in points if rate == capacities.get(label)), None)
+        if knee:
+            axis.plot([knee["rps"]], [knee["p99_ms"]], "o", markersize=16, fillstyle="none", color=color)
+            axis.annotate(f" capacity {capacities[label]:g}/s", (knee["rps"], knee["p99_ms"]), color=color, fontsize=8)
+    axis.axhline(slo_ms, color="red", linestyle="--", label=f"SLO p99 {slo_ms:g} ms")
+    axis.set(title="Latency against throughput (open loop; latency from each request's due time)",
+             xlabel="achieved requests/s", ylabel="ms", yscale="log")
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8, loc="upper left")
+    return _save(figure, path)
+
+
+def candidates(rows: Sequence[dict[str, Any]], path: Path) -> Path:
+    """Capacity of each batching candidate the tuner tried, in the order tried; the best in green."""
+    figure, axis = plt.subplots(figsize=(max(8, len(rows) * 0.7), 4.5))
+    best = max((r["capacity_rps"] or 0 for r in rows), default=0)
+    colors = ["tab:green" if (r["capacity_rps"] or 0) == best and best else
+              "tab:gray" if r.get("baseline") else "tab:blue" for r in rows]
+    axis.bar([str(r["candidate"]) for r in rows], [r["capacity_rps"] or 0 for r in rows], color=colors)
+    axis.set(title="Capacity at the SLO per candidate (gray: the template's batching.conf)",
+             xlabel="candidate (see the table)", ylabel="requests/s")
+    axis.grid(alpha=0.3, axis="y")
     return _save(figure, path)
 
 

@@ -95,3 +95,27 @@ def check_grpc(target: str, timeout: float = 5.0) -> None:
         raise LoadTestError(f"the gRPC API is not reachable at {target}; start the server or pass --grpc-target") from None
     finally:
         channel.close()
+
+
+def floor_ms(rest_url: str, model_name: str, rows: int = 1, count: int = 20) -> float:
+    """The median latency (ms) of `count` REST predictions sent one after another on one
+    connection: what a request costs with no load, below which no latency objective can be met."""
+    import time
+
+    from .payloads import rest_bodies
+    from .stats import percentile
+
+    access = Access.from_environment()
+    headers = {"Content-Type": "application/json", **access.headers()}
+    url = f"{rest_url}/v1/models/{model_name}:predict"
+    latencies = []
+    with requests.Session() as session:
+        for body in rest_bodies(rows, count + 2):
+            started = time.perf_counter()
+            reply = session.post(url, data=body, headers=headers, timeout=30, verify=access.verify)
+            if not reply.ok:
+                raise LoadTestError(f"a prediction at {url} answered HTTP {reply.status_code}: {reply.text[:200]}")
+            latencies.append((time.perf_counter() - started) * 1000)
+    floor = percentile(latencies[2:], 0.5)  # the first two open the connection and warm the server
+    assert floor is not None
+    return floor

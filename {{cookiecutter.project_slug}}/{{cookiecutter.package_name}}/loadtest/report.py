@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from . import arrivals
 from .locust_run import LocustResult
 from .stats import PERCENTILE_RULE
 
@@ -41,6 +42,7 @@ def run_row(result: LocustResult, **extra: Any) -> dict[str, Any]:
         "users": result.users,
         "requests": result.requests,
         "failures": result.failures,
+        "error_rate": round(result.failures / result.requests, 6) if result.requests else None,
         "rps": stats.get("Requests/s"),
         "p50_ms": stats.get("50%"),
         "p95_ms": stats.get("95%"),
@@ -51,8 +53,17 @@ def run_row(result: LocustResult, **extra: Any) -> dict[str, Any]:
         "workers": result.workers,
         # One Locust master aggregates its workers' numbers; this is each worker's share.
         "requests_per_worker": sorted(result.worker_requests.values()),
+        **_open_loop(result),
         **extra,
     }
+
+
+def _open_loop(result: LocustResult) -> dict[str, Any]:
+    """An open-loop run's target rate, missed sends and whether the rate was kept (none for closed loop)."""
+    if not result.open_loop:
+        return {}
+    tally = arrivals.Tally.merge([result.open_loop["tally"]])
+    return arrivals.summary(tally, float(result.open_loop["target_rps"]), result.stats.get("Requests/s"), result.users)
 
 
 def generator_warning(rows: Sequence[dict[str, Any]]) -> str | None:
@@ -68,6 +79,22 @@ def write_summary(run_dir: Path, summary: dict[str, Any]) -> Path:
     path = run_dir / "summary.json"
     path.write_text(json.dumps({**summary, "percentile_rule": PERCENTILE_RULE}, indent=2, default=str))
     return path
+
+
+def add_verdict(run_dir: Path, results: Sequence[dict[str, Any]]) -> None:
+    """Adds the --fail-if results to a written run: in summary.json, and at the top of report.html."""
+    path = run_dir / "summary.json"
+    summary = json.loads(path.read_text())
+    summary.update(thresholds=list(results), thresholds_passed=all(r["passed"] for r in results))
+    path.write_text(json.dumps(summary, indent=2, default=str))
+    page = run_dir / "report.html"
+    if not page.is_file():
+        return
+    parts = [f"<p class='fail'>{html.escape(r['message'])}</p>" for r in results if not r["passed"]]
+    passed = [r["threshold"] for r in results if r["passed"]]
+    if passed:
+        parts.append(f"<p>thresholds passed: {html.escape(', '.join(passed))}</p>")
+    page.write_text(page.read_text().replace("</h1>", "</h1>" + "".join(parts), 1))
 
 
 def _cell(value: Any) -> str:

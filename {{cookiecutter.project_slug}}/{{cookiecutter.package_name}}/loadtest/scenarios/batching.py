@@ -1,8 +1,10 @@
-"""Batching off vs on: the same model, flags and load, at several concurrency levels.
+"""Batching off vs on: the same model, flags and load, at several concurrency levels, and the
+capacity at a p99 objective of each.
 
-The server runs twice (batching off, then on); each level is its own short Locust run, so its
-numbers come straight from that run's CSV. Server-side figures (batch size, CPU) are deltas of
-the server's metrics and of its process's CPU time over the level.
+The server runs twice (batching off, then on); each level is its own short closed-loop Locust
+run, so its numbers come straight from that run's CSV. Server-side figures (batch size, CPU) are
+deltas of the server's metrics and of its process's CPU time over the level. Then an open-loop
+capacity search (capacity.py) on the same server gives the headline: requests/s within the SLO.
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ from typing import Any
 
 from embedded_tfserving.process import ServerProcess
 
-from .. import locust_run, plots, preflight, report, server_metrics
+from .. import capacity, locust_run, plots, preflight, report, server_metrics
 from ..report import say
 from ..resources import CpuMeter, GpuSampler
+from .capacity import check_objective
 from .common import models_root, server_flags, start_server
 
+CAPACITY_COLUMNS = ("batching", "capacity_rps", "p99_at_capacity_ms", "first_failing_rps", "probes", "note")
 COLUMNS = ("batching", "users", "requests", "failures", "rps", "p50_ms", "p95_ms", "p99_ms",
            "avg_batch_size", "server_cpu_cores", "requests_per_cpu_s", "gpu_util", "generator_cpu_peak_percent")
 RATIO_COLUMNS = ("users", "throughput_on_off", "p99_on_off")
@@ -36,6 +40,10 @@ class BatchingOptions:
     metrics_port: int = 0
     in_place: bool = False
     reports_dir: Path = Path("reports")
+    slo_ms: float | None = None  # None: no capacity search
+    probe_seconds: float = 5.0
+    max_probes: int = 10
+    precision: float = 0.1
 
 
 def run(options: BatchingOptions) -> dict[str, Any]:
@@ -43,6 +51,8 @@ def run(options: BatchingOptions) -> dict[str, Any]:
     run_dir = report.new_run_dir(options.reports_dir, "batching")
     rows: list[dict[str, Any]] = []
     histograms: dict[str, dict[float, float]] = {}
+    capacities: dict[str, capacity.Capacity] = {}
+    start_rate = 0.0
     interrupted = False
     say(f"batching off vs on at {list(options.levels)} users, {options.level_seconds:.0f}s each -> {run_dir}")
     with models_root(options.models_dir, options.model_name, options.in_place) as models:
@@ -52,12 +62,23 @@ def run(options: BatchingOptions) -> dict[str, Any]:
                 server = start_server(server_flags(models, batching=mode == "on"), run_dir / f"server-batching-{mode}.log")
                 try:
                     preflight.check_rest(server.rest_url, options.model_name)
+                    if options.slo_ms and not start_rate:  # before any load: can the objective be met at all?
+                        _, start_rate = check_objective(server.rest_url, options.model_name, options.rows,
+                                                        options.slo_ms, options.workers, 0.0, capacity.SearchSpec(1).max_rate)
                     for users in options.levels:
                         say(f"batching {mode}, {users} users: {options.level_seconds:.0f}s")
                         row, histogram = _level(options, server, mode, users, run_dir)
                         rows.append(row)
                         if mode == "on" and histogram:
                             histograms[f"{users} users"] = histogram
+                    if options.slo_ms:
+                        say(f"batching {mode}: capacity at p99 <= {options.slo_ms:g} ms")
+                        capacities[mode] = capacity.measure(
+                            capacity.Target(host=server.rest_url, grpc_target=server.grpc_target,
+                                            model_name=options.model_name, protocol=options.protocol, rows=options.rows,
+                                            workers=options.workers, probe_seconds=options.probe_seconds),
+                            capacity.SearchSpec(start_rate, precision=options.precision, max_probes=options.max_probes),
+                            capacity.Objective(options.slo_ms), run_dir, f"capacity-{mode}")
                 finally:
                     server.stop()
         except locust_run.Interrupted as stop:
@@ -67,7 +88,7 @@ def run(options: BatchingOptions) -> dict[str, Any]:
         except KeyboardInterrupt:
             interrupted = True
             say("interrupted: writing what was measured")
-    return _write(options, run_dir, rows, histograms, interrupted)
+    return _write(options, run_dir, rows, histograms, capacities, interrupted)
 
 
 def _level(options: BatchingOptions, server: ServerProcess, mode: str, users: int,
@@ -120,14 +141,21 @@ def _ratio(a: Any, b: Any) -> float | None:
 
 
 def _write(options: BatchingOptions, run_dir: Path, rows: list[dict[str, Any]],
-           histograms: dict[str, dict[float, float]], interrupted: bool) -> dict[str, Any]:
+           histograms: dict[str, dict[float, float]], capacities: dict[str, capacity.Capacity],
+           interrupted: bool) -> dict[str, Any]:
     ratio_rows = ratios(rows)
+    capacity_rows = [{"batching": mode, **found.summary()} for mode, found in capacities.items()]
+    found_rps = {mode: found.passed for mode, found in capacities.items()}
+    capacity_ratio = _ratio(found_rps.get("on"), found_rps.get("off"))
     warning = report.generator_warning(rows)
     warnings = [warning] if warning else []
     summary: dict[str, Any] = {
         "scenario": "batching", "interrupted": interrupted,
         "config": {k: str(v) for k, v in vars(options).items()},
-        "runs": rows, "ratios": ratio_rows,
+        "runs": rows, "ratios": ratio_rows, "slo_ms": options.slo_ms, "capacity": capacity_rows,
+        "capacity_probes": {mode: found.probes for mode, found in capacities.items()},
+        "metrics": {"capacity_off_rps": found_rps.get("off"), "capacity_on_rps": found_rps.get("on"),
+                    "capacity_on_off": capacity_ratio},
         "batch_size_histograms": {k: {str(le): n for le, n in h.items()} for k, h in histograms.items()},
         "generator_bottleneck": bool(warning), "warnings": warnings,
     }
@@ -136,13 +164,24 @@ def _write(options: BatchingOptions, run_dir: Path, rows: list[dict[str, Any]],
     if measured:
         images.append(plots.batching_curves(measured, run_dir / "throughput_latency_vs_concurrency.png"))
         images.append(plots.batch_sizes(histograms, run_dir / "batch_size_distribution.png"))
+    if capacities and options.slo_ms:
+        images.insert(0, plots.capacity_curves({f"batching {m}": f.probes for m, f in capacities.items()},
+                                               {f"batching {m}": f.passed for m, f in capacities.items()},
+                                               options.slo_ms, run_dir / "capacity_latency_vs_throughput.png"))
     report.write_summary(run_dir, summary)
     notes = [*warnings, "Single runs on a shared machine are noisy: read the ratios, not the digits."]
-    report.write_html(run_dir, "Batching off vs on", [("On/off ratios", ratio_rows, RATIO_COLUMNS),
-                                                       ("Per level", rows, COLUMNS)], images, notes=notes)
+    sections: list[tuple[str, Any, Any]] = []
+    if capacity_rows:
+        sections.append((f"Capacity at p99 <= {options.slo_ms:g} ms (open loop): on/off x{capacity_ratio}",
+                         capacity_rows, CAPACITY_COLUMNS))
+    sections += [("Closed loop: on/off ratios", ratio_rows, RATIO_COLUMNS), ("Closed loop: per level", rows, COLUMNS)]
+    report.write_html(run_dir, "Batching off vs on", sections, images, notes=notes)
     say(report.table(rows, COLUMNS))
     say("\non/off ratios (throughput: >1 is better with batching; p99: <1 is better)")
     say(report.table(ratio_rows, RATIO_COLUMNS))
+    if capacity_rows:
+        say(f"\ncapacity at p99 <= {options.slo_ms:g} ms (open loop; on/off x{capacity_ratio})")
+        say(report.table(capacity_rows, CAPACITY_COLUMNS))
     for note in warnings:
         say(f"WARNING: {note}")
     say(f"report: {run_dir / 'report.html'}")

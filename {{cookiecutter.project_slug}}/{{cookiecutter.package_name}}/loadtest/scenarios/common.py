@@ -36,11 +36,16 @@ def models_root(models_dir: Path, model_name: str, in_place: bool) -> Iterator[P
         yield root
 
 
-def server_flags(models_dir: Path, *, batching: bool, poll_seconds: int = 1) -> list[str]:
+def server_flags(models_dir: Path, *, batching: bool, poll_seconds: int = 1,
+                 batching_file: Path | None = None) -> list[str]:
     """The compose service's flags (models.config, monitoring, batching file), free ports, the
-    given models folder, batching off or on."""
-    return compose_server_flags(Project.load(PROJECT_ROOT), grpc_port=0, rest_port=0, models_dir=models_dir,
-                                batching=batching, file_system_poll_seconds=poll_seconds)
+    given models folder, batching off or on (with `batching_file` in place of compose's)."""
+    flags = compose_server_flags(Project.load(PROJECT_ROOT), grpc_port=0, rest_port=0, models_dir=models_dir,
+                                 batching=batching, file_system_poll_seconds=poll_seconds)
+    if batching_file is None:
+        return flags
+    return [f"--batching_parameters_file={batching_file.resolve()}" if f.startswith("--batching_parameters_file=")
+            else f for f in flags]
 
 
 def start_server(flags: list[str], log_path: Path) -> ServerProcess:

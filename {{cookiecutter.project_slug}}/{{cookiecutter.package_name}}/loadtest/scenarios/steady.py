@@ -1,4 +1,5 @@
-"""Steady (or step / spike) load against a server that already runs, e.g. `make serve`."""
+"""Steady (or step / spike) load against a server that already runs, e.g. `make serve`: closed
+loop, or open loop at a fixed arrival rate (arrivals.py)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import LoadTestError
-from .. import locust_run, plots, preflight, report
+from .. import arrivals, locust_run, plots, preflight, report
 from ..report import say
 from ..stats import failure_windows
 
 COLUMNS = ("label", "users", "workers", "requests", "failures", "rps", "p50_ms", "p95_ms", "p99_ms",
            "generator_cpu_peak_percent", "requests_per_worker")
+OPEN_LOOP_COLUMNS = ("label", "users", "target_rps", "requests", "failures", "rps", "missed_sends", "max_send_lag_ms",
+                     "p50_ms", "p95_ms", "p99_ms", "generator_cpu_peak_percent")
 
 
 @dataclass
@@ -30,19 +33,29 @@ class SteadyOptions:
     metrics_port: int = 0
     shape: list[str] = field(default_factory=list)  # Locust shape options
     reports_dir: Path = Path("reports")
+    rate: float = 0.0  # above 0: open loop at this many requests/s
+    arrivals: str = "poisson"
 
 
 def run(options: SteadyOptions) -> dict[str, Any]:
     preflight.check_rest(options.host, options.model_name)
     if options.protocol in ("grpc", "both"):
         preflight.check_grpc(options.grpc_target)
+    if options.rate:
+        floor = preflight.floor_ms(options.host, options.model_name, options.rows)
+        try:
+            arrivals.check_feasible(options.rate, options.users, options.workers, floor)
+        except ValueError as error:
+            raise LoadTestError(f"--rate: {error}") from None
     run_dir = report.new_run_dir(options.reports_dir, "steady")
-    say(f"steady load: {options.users} {options.protocol} users for {options.duration:.0f}s -> {run_dir}")
+    loop = f"open loop at {options.rate:g} requests/s ({options.arrivals}), at most" if options.rate else ""
+    say(f"steady load: {loop} {options.users} {options.protocol} users for {options.duration:.0f}s -> {run_dir}")
     spec = locust_run.LocustRun(
         label="steady", out_dir=run_dir, host=options.host, model_name=options.model_name,
         protocol=options.protocol, users=options.users, spawn_rate=options.spawn_rate, seconds=options.duration,
         rows=options.rows, workers=options.workers, grpc_target=options.grpc_target,
         metrics_port=options.metrics_port, shape_options=options.shape, request_log=True,
+        arrival_rate=options.rate, arrivals=options.arrivals,
     )
     interrupted = False
     try:
@@ -57,7 +70,8 @@ def run(options: SteadyOptions) -> dict[str, Any]:
     # When requests failed: a server restart, say, shows as one window of failures.
     windows = failure_windows(requests, start)
     warning = report.generator_warning([row])
-    warnings = [warning] if warning else []
+    warnings = [w for w in (warning, row.get("rate_warning")) if w]
+    columns = OPEN_LOOP_COLUMNS if options.rate else COLUMNS
     summary = {
         "scenario": "steady", "interrupted": interrupted,
         "config": {k: str(v) for k, v in vars(options).items()},
@@ -68,11 +82,11 @@ def run(options: SteadyOptions) -> dict[str, Any]:
               plots.latency_timeline([(t - start, ms, ok, v) for t, ms, ok, v in requests], markers,
                                      run_dir / "latency_timeline.png", "Every request's latency (red: failed)")]
     report.write_summary(run_dir, summary)
-    sections: list[tuple[str, Sequence[dict[str, Any]], Sequence[str]]] = [("Result", [row], COLUMNS)]
+    sections: list[tuple[str, Sequence[dict[str, Any]], Sequence[str]]] = [("Result", [row], columns)]
     if windows:
         sections.append(("Failed windows", windows, ("start_s", "end_s", "failures")))
     report.write_html(run_dir, "Steady load", sections, images, notes=warnings)
-    say(report.table([row], COLUMNS))
+    say(report.table([row], columns))
     for window in windows:
         say(f"failed requests from {window['start_s']:g} s to {window['end_s']:g} s: {window['failures']}")
     for note in warnings:
