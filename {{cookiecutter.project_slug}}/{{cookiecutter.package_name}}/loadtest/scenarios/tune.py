@@ -71,8 +71,9 @@ def run(options: TuneOptions) -> dict[str, Any]:
 
             for number, params in enumerate(tuning.candidates(baseline, os.cpu_count() or 1, lambda: best["params"])):
                 # The first candidate doubles up from a safe start; later ones start near the best so far.
-                probes = probes_left(options.max_probes + (FIRST_EXTRA_PROBES if best["capacity"] is None else 0))
-                if probes < tuning.MIN_PROBES:
+                most = options.max_probes + (FIRST_EXTRA_PROBES if best["capacity"] is None else 0)
+                probes = probes_left(most)
+                if probes < min(tuning.MIN_PROBES, most):
                     say(f"budget spent after {number} candidates")
                     break
                 say(f"candidate {number}: {params}")
@@ -87,7 +88,7 @@ def run(options: TuneOptions) -> dict[str, Any]:
                 for label, params, first in (("baseline", baseline, rows[0]["capacity_rps"]),
                                              ("best", best["params"], best["capacity"])):
                     probes = probes_left(options.max_probes)
-                    if probes < tuning.MIN_PROBES:
+                    if probes < min(tuning.MIN_PROBES, options.max_probes):
                         say("no budget left to confirm the best against the baseline side by side")
                         break
                     say(f"confirming the {label}: {params}")
