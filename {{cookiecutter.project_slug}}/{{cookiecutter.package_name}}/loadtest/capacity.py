@@ -22,6 +22,7 @@ PROBE_COLUMNS = ("label", "target_rps", "rps", "p50_ms", "p99_ms", "error_rate",
 # Share of sends a free user took more than arrivals.LATE_AFTER_S late, above which a failing probe
 # is put down to the generator (its process did not get the CPU in time), not to the server.
 GENERATOR_LATE_LIMIT = 0.05
+MAX_RATE = 5000.0  # the highest rate a search probes unless told otherwise
 # Locust start and stop around each probe's measured seconds, for time estimates.
 PROBE_OVERHEAD_S = 4.0
 
@@ -47,7 +48,7 @@ class Objective:
 @dataclass(frozen=True)
 class SearchSpec:
     start_rate: float
-    max_rate: float = 5000.0
+    max_rate: float = MAX_RATE
     precision: float = 0.1  # stop once (first failing - last passing) / last passing is at most this
     max_probes: int = 12
     min_rate: float = 1.0

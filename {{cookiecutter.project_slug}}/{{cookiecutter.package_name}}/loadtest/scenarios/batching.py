@@ -64,7 +64,7 @@ def run(options: BatchingOptions) -> dict[str, Any]:
                     preflight.check_rest(server.rest_url, options.model_name)
                     if options.slo_ms and not start_rate:  # before any load: can the objective be met at all?
                         _, start_rate = check_objective(server.rest_url, options.model_name, options.rows,
-                                                        options.slo_ms, options.workers, 0.0, capacity.SearchSpec(1).max_rate)
+                                                        options.slo_ms, options.workers, 0.0, capacity.MAX_RATE)
                     for users in options.levels:
                         say(f"batching {mode}, {users} users: {options.level_seconds:.0f}s")
                         row, histogram = _level(options, server, mode, users, run_dir)

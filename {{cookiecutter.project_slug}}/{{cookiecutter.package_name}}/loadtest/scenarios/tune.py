@@ -113,7 +113,7 @@ def _candidate(options: TuneOptions, models: Path, run_dir: Path, number: str, p
     try:
         if best_capacity is None:  # the first server: check the objective before any load
             _, start = check_objective(server.rest_url, options.model_name, options.rows, options.slo_ms,
-                                       options.workers, 0.0, capacity.SearchSpec(1).max_rate)
+                                       options.workers, 0.0, capacity.MAX_RATE)
         else:  # near the best so far (or its own first measurement): fewer probes to bracket it
             start = max(1.0, round(0.7 * best_capacity))
         spec = capacity.SearchSpec(start_rate=start, precision=options.precision, max_probes=probes)
