@@ -10,8 +10,9 @@ from pathlib import Path
 
 from .helpers import VARIANTS, run_make
 
-# Copied without rendering on purpose: Grafana's JSON and the Prometheus rules carry their own {{ }} syntax.
-VERBATIM = re.compile(r"^(dashboards/[^/]+\.json|compose/rules/[^/]+\.yml)$")
+# Copied without rendering on purpose: Grafana's JSON, the Prometheus rules and the GitHub Actions
+# workflows carry their own {{ }} syntax.
+VERBATIM = re.compile(r"^(dashboards/[^/]+\.json|compose/rules/[^/]+\.yml|\.github/workflows/[^/]+\.yml)$")
 # What the project's own commands and tests make (its .gitignore): not rendered, not checked.
 OUTPUTS = {".venv", "artifacts", "models", "reports", "run", "build", "__pycache__", ".pytest_cache",
            ".hypothesis", ".mypy_cache", ".ruff_cache"}

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,7 +15,8 @@ from {{ cookiecutter.package_name }}.data.schema import Schema
 from {{ cookiecutter.package_name }}.errors import ExportError
 from {{ cookiecutter.package_name }}.export.publish import publish_version
 from {{ cookiecutter.package_name }}.export.verify import verify_savedmodel
-from {{ cookiecutter.package_name }}.settings import PROJECT_ROOT
+
+from .helpers import copy_project, make
 
 
 def version_dir(published_model) -> Path:
@@ -104,20 +103,19 @@ def test_publish_refuses_incomplete_savedmodels(published_model, tmp_path: Path,
 
 
 @pytest.mark.slow
-def test_default_train_export_verify_from_the_command_line(tmp_path: Path) -> None:
-    """`train` with its defaults learns the planted signal; `export` publishes; `verify` passes."""
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "MODEL_NAME": "ctr"}
+def test_default_make_train_export_verify(tmp_path: Path) -> None:
+    """`make train` with its defaults learns the planted signal; `make export` publishes; `make verify`
+    passes: the targets CI's model job runs (.github/workflows/ci.yml)."""
+    root = copy_project(tmp_path / "project", MODEL_NAME="ctr")
 
-    def cli(*args: str) -> str:
-        result = subprocess.run([sys.executable, "-m", "{{ cookiecutter.package_name }}", *args], cwd=tmp_path, env=env,
-                                capture_output=True, text=True, timeout=600)
+    def ok(result: subprocess.CompletedProcess[str]) -> str:
         assert result.returncode == 0, result.stdout + result.stderr
         return result.stdout
 
-    assert "held-out AUC" in cli("train")
-    evaluation = json.loads((tmp_path / "artifacts" / "evaluation.json").read_text())
+    assert "held-out AUC" in ok(make(root, "train"))
+    evaluation = json.loads((root / "artifacts" / "evaluation.json").read_text())
     print("default training:", {k: evaluation[k] for k in ("auc", "log_loss", "train_seconds")})
     assert evaluation["auc"] > 0.75 and evaluation["log_loss"] < 0.45
-    assert "published models/ctr/1" in cli("export", "--warmup-requests", "10")
-    assert "version 1 of model ctr OK" in cli("verify")
-    assert (tmp_path / "models" / "ctr" / "1" / "assets.extra" / "model_metadata.json").is_file()
+    assert "published models/ctr/1" in ok(make(root, "export"))
+    assert "version 1 of model ctr OK" in ok(make(root, "verify"))
+    assert (root / "models" / "ctr" / "1" / "assets.extra" / "model_metadata.json").is_file()

@@ -28,6 +28,9 @@ OUTPUT = "probability"
 # State names of a servable version in the status API (ModelVersionStatus.State): serving, and
 # done (unloaded, or failed to load: then its status carries the error).
 AVAILABLE, END = "AVAILABLE", "END"
+# Version labels of a canary rollout (models.config version_labels): clients that name `stable` get
+# the promoted version, `canary` the candidate under evaluation.
+STABLE, CANARY = "stable", "canary"
 # The signature's dtypes as the metadata API names them (tensorflow.DataType).
 DATA_TYPES = {"float32": "DT_FLOAT", "string": "DT_STRING"}
 

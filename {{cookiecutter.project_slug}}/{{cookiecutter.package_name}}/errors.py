@@ -26,3 +26,7 @@ class LoadTestError(ProjectError):
 
 class DashboardError(ProjectError):
     """The dashboards cannot be built or pushed."""
+
+
+class CanaryError(ProjectError):
+    """A canary cannot start, or cannot go on: the stable version and the model config are as they were."""

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +20,7 @@ from {{ cookiecutter.package_name }}.stack import compose, images
 from {{ cookiecutter.package_name }}.stack.mode import docker_engine_error
 from {{ cookiecutter.package_name }}.stack.project import Project
 
-from ..helpers import PublishedModel
+from ..helpers import PublishedModel, make
 from .support import compose_project, serve, tear_down
 
 
@@ -46,7 +44,7 @@ def docker_engine() -> None:
 
 @pytest.fixture(scope="session")
 def local_images(docker_engine: None) -> dict[str, str]:
-    """The .env settings of this project's local images, built by `images build` unless all are there."""
+    """The .env settings of this project's local images, built by `make images` unless all are there."""
     project = Project.load(PROJECT_ROOT)
     settings = images.local_settings(project)
     missing = images.unavailable(dict(settings))
@@ -54,8 +52,7 @@ def local_images(docker_engine: None) -> dict[str, str]:
         if shutil.which("mmdebstrap") is None:
             unavailable("the local images are not built and mmdebstrap, which `make images` needs, is not "
                         "installed (apt-get install mmdebstrap)")
-        built = subprocess.run([sys.executable, "-m", "{{ cookiecutter.package_name }}", "images", "build"],
-                               cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=1800)
+        built = make(PROJECT_ROOT, "images", timeout=1800)
         print(built.stdout + built.stderr[-3000:])
         assert built.returncode == 0, built.stdout + built.stderr
         assert f"TFSERVING_IMAGE={settings['TFSERVING_IMAGE']}" in built.stdout  # says how to point .env at them

@@ -91,11 +91,16 @@ def test_signature_mismatch_is_named():
 def test_exporter_uses_the_dashboard_names():
     metrics.observe("grpc", True, 0.003)
     metrics.observe("rest", False, 0.5)
+    metrics.observe("grpc", True, 0.003, "canary")
+    metrics.start_routes("grpc", ["stable"])
     metrics.USERS.set(4)
     text = generate_latest(metrics.REGISTRY).decode()
-    assert 'loadtest_requests_total{outcome="success",protocol="grpc"}' in text
-    assert 'loadtest_requests_total{outcome="failure",protocol="rest"}' in text
-    assert 'loadtest_request_latency_seconds_bucket{le="0.005",protocol="grpc"}' in text
+    assert 'loadtest_requests_total{outcome="success",protocol="grpc",route="latest"}' in text
+    assert 'loadtest_requests_total{outcome="failure",protocol="rest",route="latest"}' in text
+    assert 'loadtest_request_latency_seconds_bucket{le="0.005",protocol="grpc",route="latest"}' in text
+    assert 'loadtest_requests_total{outcome="success",protocol="grpc",route="canary"} 1.0' in text
+    # The canary's routes exist at zero before their first request (Prometheus counts from there).
+    assert 'loadtest_requests_total{outcome="failure",protocol="grpc",route="stable"} 0.0' in text
     assert "loadtest_users 4.0" in text
 
 

@@ -21,7 +21,7 @@ from {{ cookiecutter.package_name }}.stack.ports import is_free
 from {{ cookiecutter.package_name }}.stack.project import Project
 from {{ cookiecutter.package_name }}.stack.prometheus import local_config, target_map
 
-from ..helpers import require_prometheus_tool
+from ..helpers import copy_project, make, require_prometheus_tool
 
 
 def cli(root: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
@@ -202,10 +202,11 @@ def test_status_when_nothing_runs(make_project) -> None:
     assert "nothing is running" in result.stdout
 
 
-def test_env_switches_between_local_and_upstream_images(make_project) -> None:
-    root = make_project()
+def test_env_switches_between_local_and_upstream_images(tmp_path: Path) -> None:
+    """`make use-local-images` and `make use-upstream-images` (CI's compose job runs the first)."""
+    root = copy_project(tmp_path / "project")
     original = (root / ".env").read_text()
-    local = cli(root, "images", "use-local")
+    local = make(root, "use-local-images")
     assert local.returncode == 0, local.stderr
     env = (root / ".env").read_text()
     name = read_env_file(root / ".env")["COMPOSE_PROJECT_NAME"]
@@ -214,7 +215,7 @@ def test_env_switches_between_local_and_upstream_images(make_project) -> None:
                       ("BALANCER_IMAGE", "balancer")):
         assert f"\n{key}=localhost/{name}/{role}:local\n" in env
     assert env.count("\n") == original.count("\n")  # rewritten in place, comments kept
-    upstream = cli(root, "images", "use-upstream")
+    upstream = make(root, "use-upstream-images")
     assert upstream.returncode == 0, upstream.stderr
     assert (root / ".env").read_text() == original  # .env ships the upstream images
 

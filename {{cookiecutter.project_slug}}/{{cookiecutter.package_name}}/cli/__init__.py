@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "bench": "loadtest:bench_command",
     "soak": "loadtest:soak_command",
     "dashboards": "dashboards:dashboards_group",
+    "canary": "canary:canary_command",
     "summary": "summary:summary_command",
     "certs": "certs:certs_command",
     "alerts": "alerts:alerts_group",

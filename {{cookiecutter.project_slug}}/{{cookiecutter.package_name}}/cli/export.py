@@ -44,14 +44,30 @@ def _version_dir(models_dir: Path, model_name: str, version: int | None) -> tupl
               help="Version number to publish as (must not exist); default: the next one.")
 @click.option("--warmup-requests", type=click.IntRange(1, 1000), default=100, show_default=True,
               help="Warmup records replayed by TF Serving before the version serves.")
-def export_command(artifacts_dir: Path, models_dir: Path, model_name: str, version: int | None, warmup_requests: int) -> None:
+@click.option("--trt/--no-trt", default=False, show_default=True,
+              help="Convert with TF-TRT (NVIDIA GPU, TensorRT and a TensorFlow built with it needed) and publish the "
+                   "converted model if its outputs match the unconverted one's within the tolerance.")
+@click.option("--trt-precision", type=click.Choice(["FP16", "FP32"], case_sensitive=False), default="FP16",
+              show_default=True, help="TensorRT precision for --trt.")
+@click.option("--trt-atol", type=click.FloatRange(min=0), default=None,
+              help="Largest absolute output difference allowed for --trt; default 1e-2 for FP16, 1e-3 for FP32.")
+@click.option("--trt-rtol", type=click.FloatRange(min=0), default=None,
+              help="Relative tolerance added to --trt-atol (times |unconverted output|); default 0.")
+def export_command(artifacts_dir: Path, models_dir: Path, model_name: str, version: int | None, warmup_requests: int,
+                   trt: bool, trt_precision: str, trt_atol: float | None, trt_rtol: float | None) -> None:
     """Export model.keras as a SavedModel with warmup, check it, and publish it as the next version."""
     from ..contract import published_versions
     from ..data.schema import load_schema
+    from ..export import trt as tftrt
     from ..export.publish import publish_version
     from ..export.savedmodel import export_savedmodel
     from ..export.verify import check_keras_reload, verify_savedmodel
 
+    if trt:  # first: refuse before any artefact is read or anything is written
+        tftrt.check_available()
+    precision = trt_precision.upper()
+    atol = tftrt.DEFAULT_ATOL[precision] if trt_atol is None else trt_atol
+    rtol = tftrt.DEFAULT_RTOL if trt_rtol is None else trt_rtol
     model_path = artifacts_dir / "model.keras"
     if not model_path.is_file():
         raise ExportError(f"{model_path} not found; train a model first with `make train`")
@@ -68,12 +84,19 @@ def export_command(artifacts_dir: Path, models_dir: Path, model_name: str, versi
             exported = export_savedmodel(model_path, Path(scratch) / "savedmodel", schema, model_name, evaluation,
                                          warmup_requests)
             verified = verify_savedmodel(exported, schema, model_path)
+            comparison = None
+            if trt:
+                converted = Path(scratch) / "tensorrt"
+                comparison = tftrt.convert_checked(exported, converted, schema, precision, rtol, atol)
+                exported = converted
             size = _size(exported)
             published = publish_version(exported, models_dir, model_name, version)
     except ProjectError as error:
         raise ExportError(f"{error}; nothing was published") from None
     click.echo(f"verified in a clean process: {verified.records} warmup requests replayed, "
                f"max difference from Keras {verified.max_abs_difference:.1e}")
+    if comparison is not None:
+        click.echo(f"converted with TF-TRT ({precision}), compared with the unconverted model: {comparison.describe()}")
     click.echo(f"published {models_dir / model_name / str(published)} ({size}); TF Serving picks it up on its next poll")
 
 

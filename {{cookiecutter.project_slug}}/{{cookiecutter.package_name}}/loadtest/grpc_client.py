@@ -37,9 +37,10 @@ class PredictClient:
         self._timeout = timeout
         self._metadata = Access.from_environment().grpc_metadata()  # SERVING_API_KEY, when the server wants one
 
-    def predict(self, request: Any, name: str = "Predict", started: float | None = None) -> int | None:
+    def predict(self, request: Any, name: str = "Predict", started: float | None = None, route: str = "") -> int | None:
         """Returns the version that served the request (None on failure). The latency counts from
-        `started` (time.perf_counter's clock; open loop passes the due time), else from now."""
+        `started` (time.perf_counter's clock; open loop passes the due time), else from now. `route`
+        is the version label the request addresses, for the client metrics (metrics.py)."""
         start = time.perf_counter() if started is None else started
         version, length, exception = None, 0, None
         try:
@@ -50,6 +51,6 @@ class PredictClient:
             exception = error
         self._events.request.fire(
             request_type="grpc", name=name, response_time=(time.perf_counter() - start) * 1000,
-            response_length=length, exception=exception, context={"version": version},
+            response_length=length, exception=exception, context={"version": version, "route": route},
         )
         return version

@@ -60,6 +60,8 @@ def add_options(parser: Any) -> None:
                        help="open loop: poisson (random gaps, as independent clients) or uniform gaps")
     group.add_argument("--step-rate", type=float, default=0.0, help="open loop, step shape: requests/s added per step")
     group.add_argument("--spike-rate", type=float, default=0.0, help="open loop, spike shape: requests/s in the spike")
+    group.add_argument("--canary-share", type=float, default=0.1,
+                       help="GrpcCanaryUser: share of the requests sent to version label canary (the rest: stable)")
     group.add_argument("--metrics-port", type=int, default=settings.metrics_port(), env_var="LOADTEST_METRICS_PORT",
                        help="port of the Prometheus exporter of client-side metrics; 0 disables it")
     group.add_argument("--metrics-addr", default="127.0.0.1", env_var="LOADTEST_METRICS_ADDR",
@@ -94,6 +96,22 @@ def pool(protocol: str) -> list[Any]:
     return _pools[protocol]
 
 
+_labelled: dict[str, list[Any]] = {}
+
+
+def labelled_pool(label: str) -> list[Any]:
+    """The gRPC pool's requests addressed to a version label (copies, built once per process)."""
+    if label not in _labelled:
+        copies = []
+        for request in pool("grpc"):
+            copy = type(request)()
+            copy.CopyFrom(request)
+            copy.model_spec.version_label = label
+            copies.append(copy)
+        _labelled[label] = copies
+    return _labelled[label]
+
+
 def _build_pool(options: Any, protocol: str) -> None:
     started = time.perf_counter()
     if protocol == "rest":
@@ -113,7 +131,7 @@ def _build_pools(environment: Any) -> None:
 # --- client-side metrics for Prometheus ---------------------------------------------------------
 
 _local_observations = True  # False in workers: they ship observations to the master instead
-_buffer: list[tuple[str, bool, float]] = []
+_buffer: list[tuple[str, bool, float, str]] = []
 _worker_requests: dict[str, int] = {}  # in a master: requests each worker reported
 _request_log: list[Request] = []
 
@@ -142,19 +160,22 @@ def on_init(environment: Any, runner: Any, **_: Any) -> None:
                          options.metrics_addr, options.metrics_port, error)
         else:
             gevent.spawn(metrics.follow_users, runner)
+            for user_class in environment.user_classes:  # the canary's routes, at zero from the start
+                metrics.start_routes(getattr(user_class, "protocol", "rest"), list(getattr(user_class, "routes", ())))
             logger.info("client metrics on http://%s:%s/metrics", options.metrics_addr, options.metrics_port)
 
 
 @events.request.add_listener
 def on_request(request_type: str, response_time: float, exception: Any = None,
                context: dict | None = None, **_: Any) -> None:
-    protocol, ok = _protocol(request_type), exception is None
-    if _local_observations:
-        from . import metrics
+    from . import metrics
 
-        metrics.observe(protocol, ok, response_time / 1000)
+    protocol, ok = _protocol(request_type), exception is None
+    route = (context or {}).get("route") or metrics.LATEST
+    if _local_observations:
+        metrics.observe(protocol, ok, response_time / 1000, route)
     else:
-        _buffer.append((protocol, ok, response_time / 1000))
+        _buffer.append((protocol, ok, response_time / 1000, route))
     _request_log.append((time.time(), response_time, int(ok), (context or {}).get("version")))
 
 
@@ -169,8 +190,8 @@ def receive_observations(client_id: str, data: dict, **_: Any) -> None:
     from . import metrics
 
     observations = data.get("loadtest_observations", [])
-    for protocol, ok, seconds in observations:
-        metrics.observe(protocol, ok, seconds)
+    for protocol, ok, seconds, route in observations:
+        metrics.observe(protocol, ok, seconds, route)
     _worker_requests[client_id] = _worker_requests.get(client_id, 0) + len(observations)
 
 

@@ -40,10 +40,12 @@ class LocustRun:
     workers: int = 1  # above 1: a Locust master and this many worker processes (Locust's --processes)
     grpc_target: str = ""
     metrics_port: int = 0
+    metrics_addr: str = ""  # the exporter's address ("": --metrics-addr's default, loopback)
     shape_options: list[str] = field(default_factory=list)  # e.g. ["--shape", "step", "--step-users", "4"]
     request_log: bool = False
     arrival_rate: float = 0.0  # above 0: open loop at this many requests/s (users: how many may be in flight)
     arrivals: str = "poisson"
+    user_classes: list[str] = field(default_factory=list)  # instead of the protocol's (e.g. GrpcCanaryUser)
 
     def command(self) -> list[str]:
         prefix = self.out_dir / self.label
@@ -58,14 +60,17 @@ class LocustRun:
         ]
         if self.grpc_target:
             command += ["--grpc-target", self.grpc_target]
+        if self.metrics_addr:
+            command += ["--metrics-addr", self.metrics_addr]
         if self.request_log:
             command += ["--request-log", str(self.out_dir / f"{self.label}-requests")]
         if self.workers > 1:
             command += ["--processes", str(self.workers)]
         if self.arrival_rate:
             command += ["--arrival-rate", f"{self.arrival_rate:g}", "--arrivals", self.arrivals]
-            return [*command, *RATE_USER_CLASSES[self.protocol]]
-        return [*command, *USER_CLASSES[self.protocol]]
+        if self.user_classes:
+            return [*command, *self.user_classes]
+        return [*command, *(RATE_USER_CLASSES if self.arrival_rate else USER_CLASSES)[self.protocol]]
 
 
 @dataclass

@@ -8,11 +8,8 @@ within a second of the others, which is a swap, not a rollout.
 
 from __future__ import annotations
 
-from google.protobuf import text_format
-
-from embedded_tfserving.config import read_model_server_config
-
 from ..errors import StackError
+from . import model_config
 from .project import Project
 
 SERVICE = "tfserving-replica"
@@ -34,16 +31,12 @@ def count(project: Project) -> int:
 def pin(project: Project, version: int) -> str:
     """Write compose/models.config with the project's model pinned to `version`, under run/replicas/;
     the value of REPLICA_MODEL_CONFIG that makes a replica read it."""
-    config = read_model_server_config(project.compose_dir / "models.config")
-    for model in config.model_config_list.config:
-        if model.name == project.model_name:
-            model.model_version_policy.Clear()
-            model.model_version_policy.specific.versions.append(version)
-            # A label may name a version this replica does not load, which would fail the whole config.
-            model.ClearField("version_labels")
+    # No labels: a label may name a version this replica does not load, which would fail the whole config.
+    config = model_config.pinned(model_config.read(project.compose_dir / "models.config"), project.model_name,
+                                 [version], {})
     name = f"{project.model_name}-v{version}.config"
     path = project.root / "run" / "replicas" / name
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"# compose/models.config with {project.model_name} pinned to version {version}, written by "
-                    f"`serve` or a rollout for the replicas that serve it.\n{text_format.MessageToString(config)}")
+    path.write_text(model_config.render(config, f"compose/models.config with {project.model_name} pinned to version "
+                                                f"{version}, written by `serve` or a rollout for the replicas that serve it."))
     return f"{CONTAINER_RUN_DIR}/replicas/{name}"

@@ -16,6 +16,7 @@ from embedded_tfserving.process import ServerProcess
 
 from ...errors import LoadTestError
 from ...settings import PROJECT_ROOT
+from ...stack import model_config
 from ...stack.embedded import server_flags as compose_server_flags
 from ...stack.project import Project
 from .. import locust_run
@@ -40,12 +41,31 @@ def server_flags(models_dir: Path, *, batching: bool, poll_seconds: int = 1,
                  batching_file: Path | None = None) -> list[str]:
     """The compose service's flags (models.config, monitoring, batching file), free ports, the
     given models folder, batching off or on (with `batching_file` in place of compose's)."""
-    flags = compose_server_flags(Project.load(PROJECT_ROOT), grpc_port=0, rest_port=0, models_dir=models_dir,
+    project = Project.load(PROJECT_ROOT)
+    flags = compose_server_flags(project, grpc_port=0, rest_port=0, models_dir=models_dir,
                                  batching=batching, file_system_poll_seconds=poll_seconds)
+    config = own_model_config(project.compose_dir / "models.config", project.model_name, project.run_dir)
+    if config is not None:
+        flags = [f"--model_config_file={config}" if f.startswith("--model_config_file=") else f for f in flags]
     if batching_file is None:
         return flags
     return [f"--batching_parameters_file={batching_file.resolve()}" if f.startswith("--batching_parameters_file=")
             else f for f in flags]
+
+
+def own_model_config(config_path: Path, model_name: str, run_dir: Path) -> Path | None:
+    """The models.config for a scenario's own server, when the project's cannot serve: once `make
+    canary` has pinned versions and labels there, it names versions that the scenario's copy of the
+    newest version lacks. None: the project's file serves as it is."""
+    config = model_config.read(config_path)
+    if model_config.pinned_versions(config, model_name) is None and not model_config.labels(config, model_name):
+        return None
+    path = run_dir / "scenario-models.config"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(model_config.render(model_config.unpinned(config, model_name),
+                                        f"{config_path} with the template's version policy and no labels, "
+                                        "for the load-test scenarios' own servers"))
+    return path
 
 
 def start_server(flags: list[str], log_path: Path) -> ServerProcess:
