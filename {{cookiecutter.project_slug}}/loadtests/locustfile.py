@@ -8,8 +8,8 @@ fixed arrival rate whatever the replies (open loop; -u is then how many requests
 
     locust -f loadtests/locustfile.py --headless -u 64 -t 30s --arrival-rate 200 --host http://127.0.0.1:8501 RestRateUser
 
-GrpcCanaryUser is open loop too, each request naming a version label: --canary-share of them
-`canary`, the rest `stable` (`make canary` runs it).
+The canary's user lives in loadtests/canary.py, out of this file: a run that names no user class
+runs every class here, and canary requests only make sense while a canary is set up.
 
 `python -m {{ cookiecutter.package_name }} loadtest ...` runs it for you and writes a report. The package must be
 importable: `make setup` installs it; otherwise run from the project root with PYTHONPATH=. .
@@ -22,7 +22,7 @@ from dataclasses import replace
 
 from locust import FastHttpUser, LoadTestShape, User, constant, task
 
-from {{ cookiecutter.package_name }}.contract import CANARY, STABLE, Access
+from {{ cookiecutter.package_name }}.contract import Access
 from {{ cookiecutter.package_name }}.loadtest import hooks, open_loop  # importing them installs the options, pools, exporter
 from {{ cookiecutter.package_name }}.loadtest.grpc_client import PredictClient
 from {{ cookiecutter.package_name }}.loadtest.shapes import plan, spec_from_options
@@ -94,25 +94,6 @@ class GrpcRateUser(_Grpc):
     def predict(self) -> None:
         due = open_loop.next_due()
         self.client.predict(random.choice(self.requests), name="Predict", started=due)
-
-
-class GrpcCanaryUser(_Grpc):
-    """Open loop over gRPC, each request addressed to a version label: --canary-share of them to
-    `canary`, the rest to `stable`. The client routes, as TF Serving's own clients do: the server has
-    no traffic weights, a label is how a request picks a version (`make canary` runs this user)."""
-
-    routes = (STABLE, CANARY)
-
-    def on_start(self) -> None:
-        super().on_start()
-        self.pools = {label: hooks.labelled_pool(label) for label in self.routes}
-        self.share = self.environment.parsed_options.canary_share
-
-    @task
-    def predict(self) -> None:
-        due = open_loop.next_due()
-        label = CANARY if random.random() < self.share else STABLE
-        self.client.predict(random.choice(self.pools[label]), name=f"Predict {label}", started=due, route=label)
 
 
 class LoadShape(LoadTestShape):

@@ -180,6 +180,7 @@ def test_a_different_signature_is_refused(reference: Path, rows, schema: Schema,
 
 # --- the export flow, with the conversion stubbed ------------------------------------------------
 
+@pytest.mark.slow  # a whole export (two verifying processes): the default rendering runs it
 def test_export_refuses_to_publish_a_conversion_outside_the_tolerance(project: Path, schema: Schema,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """What `export --trt` does once the conversion ran: compare, and publish nothing when it differs."""
@@ -201,6 +202,7 @@ def test_export_refuses_to_publish_a_conversion_outside_the_tolerance(project: P
     assert not list((project / "artifacts").glob(".export-*"))  # the staging folder is gone too
 
 
+@pytest.mark.slow  # a whole export (two verifying processes): the default rendering runs it
 def test_a_conversion_within_the_tolerance_is_recorded_and_verify_accepts_it(
         published_model, reference: Path, schema: Schema, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(trt, "convert", lambda source, target, schema, precision="FP16": shutil.copytree(source, target))

@@ -11,6 +11,7 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_DIR = PROJECT_ROOT / "compose"
 LOCUSTFILE = PROJECT_ROOT / "loadtests" / "locustfile.py"
+CANARY_LOCUSTFILE = PROJECT_ROOT / "loadtests" / "canary.py"  # GrpcCanaryUser, apart (see its docstring)
 
 
 def read_env_file(path: Path) -> dict[str, str]:

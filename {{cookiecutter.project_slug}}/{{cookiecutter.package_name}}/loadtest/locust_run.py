@@ -46,11 +46,12 @@ class LocustRun:
     arrival_rate: float = 0.0  # above 0: open loop at this many requests/s (users: how many may be in flight)
     arrivals: str = "poisson"
     user_classes: list[str] = field(default_factory=list)  # instead of the protocol's (e.g. GrpcCanaryUser)
+    locustfile: Path = LOCUSTFILE
 
     def command(self) -> list[str]:
         prefix = self.out_dir / self.label
         command = [
-            sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--only-summary",
+            sys.executable, "-m", "locust", "-f", str(self.locustfile), "--headless", "--only-summary",
             "--host", self.host, "-u", str(self.users), "-r", str(self.spawn_rate or self.users),
             "-t", f"{math.ceil(self.seconds)}s", "--stop-timeout", "5",
             "--csv", str(prefix), "--csv-full-history", "--html", f"{prefix}.html",

@@ -209,6 +209,7 @@ def _load(options: CanaryOptions, run_dir: Path, judge: Judge, timeline: Timelin
         label="canary", out_dir=run_dir, host=options.rest_url, model_name=options.model_name, protocol="grpc",
         users=users, workers=options.workers, grpc_target=options.grpc_target, metrics_port=options.metrics_port,
         metrics_addr=metrics_addr, arrival_rate=options.rate, user_classes=["GrpcCanaryUser"],
+        locustfile=settings.CANARY_LOCUSTFILE,
         shape_options=["--canary-share", f"{options.share:g}"],
         # An upper bound: the judge ends the run once it has read the window.
         seconds=judge.warmup + options.window + judge.scrape_s + 120,
