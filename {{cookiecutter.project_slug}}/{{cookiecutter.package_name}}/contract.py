@@ -89,15 +89,20 @@ def status_entries(status: dict[str, Any]) -> dict[int, dict[str, Any]]:
     return {int(v["version"]): v for v in status.get("model_version_status", [])}
 
 
+def available_versions(states: dict[int, dict[str, Any]]) -> set[int]:
+    """The versions that serve, in version_states' answer."""
+    return {number for number, entry in states.items() if entry.get("state") == AVAILABLE}
+
+
 def is_available(rest_url: str, model_name: str, version: int | None = None, access: Access | None = None) -> bool:
     """Whether the server serves `version` (any version when None) of the model now."""
     import requests
 
     try:
-        states = version_states(rest_url, model_name, access, timeout=2)
+        serving = available_versions(version_states(rest_url, model_name, access, timeout=2))
     except (requests.RequestException, ValueError):
         return False
-    return any(entry.get("state") == AVAILABLE for number, entry in states.items() if version in (None, number))
+    return bool(serving) if version is None else version in serving
 
 
 # --- requests -----------------------------------------------------------------------------------

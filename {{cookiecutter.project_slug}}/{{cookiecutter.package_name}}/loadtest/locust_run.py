@@ -98,15 +98,18 @@ class LocustResult:
         return int(self.stats.get("Failure Count", 0))
 
 
-def read_aggregated(stats_csv: Path) -> dict[str, Any]:
-    """The 'Aggregated' row of Locust's <prefix>_stats.csv ({} when Locust wrote none)."""
+def read_stats(stats_csv: Path) -> dict[str, dict[str, Any]]:
+    """Request name -> its row of Locust's <prefix>_stats.csv, numbers as numbers ({} when Locust
+    wrote none); the totals are under 'Aggregated'."""
     if not stats_csv.is_file():
         return {}
     with stats_csv.open() as file:
-        for row in csv.DictReader(file):
-            if row.get("Name") == "Aggregated":
-                return {key: _number(value) for key, value in row.items()}
-    return {}
+        return {row.get("Name", ""): {key: _number(value) for key, value in row.items()} for row in csv.DictReader(file)}
+
+
+def read_aggregated(stats_csv: Path) -> dict[str, Any]:
+    """The 'Aggregated' row of Locust's <prefix>_stats.csv ({} when Locust wrote none)."""
+    return read_stats(stats_csv).get("Aggregated", {})
 
 
 def _number(value: str) -> Any:

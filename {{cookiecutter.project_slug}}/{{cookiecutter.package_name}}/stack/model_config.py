@@ -33,7 +33,7 @@ def model_entry(config: ModelServerConfig, name: str) -> ModelConfig:
         if entry.name == name:
             return entry
     raise StackError(f"model {name!r} is not in the model config (models: "
-                       f"{', '.join(e.name for e in config.model_config_list.config) or 'none'})")
+                     f"{', '.join(e.name for e in config.model_config_list.config) or 'none'})")
 
 
 def labels(config: ModelServerConfig, name: str) -> dict[str, int]:
@@ -49,25 +49,28 @@ def pinned_versions(config: ModelServerConfig, name: str) -> list[int] | None:
 def pinned(config: ModelServerConfig, name: str, versions: Iterable[int], version_labels: Mapping[str, int]
            ) -> ModelServerConfig:
     """A copy of `config` serving exactly `versions` of `name`, with exactly these labels."""
-    changed = ModelServerConfig()
-    changed.CopyFrom(config)
-    entry = model_entry(changed, name)
-    entry.model_version_policy.Clear()
-    entry.model_version_policy.specific.versions.extend(sorted(set(versions)))
-    entry.version_labels.clear()
-    entry.version_labels.update(version_labels)
+    changed = _with_labels(config, name, version_labels)
+    model_entry(changed, name).model_version_policy.specific.versions.extend(sorted(set(versions)))
     return changed
 
 
 def unpinned(config: ModelServerConfig, name: str, num_versions: int = 2) -> ModelServerConfig:
     """A copy of `config` serving the `num_versions` newest versions of `name`, with no labels: the
     template's policy, for servers that serve copies of the newest version only."""
+    changed = _with_labels(config, name, {})
+    model_entry(changed, name).model_version_policy.latest.num_versions = num_versions
+    return changed
+
+
+def _with_labels(config: ModelServerConfig, name: str, version_labels: Mapping[str, int]) -> ModelServerConfig:
+    """A copy of `config` with exactly these labels on `name` and its version policy cleared, for the
+    caller to set."""
     changed = ModelServerConfig()
     changed.CopyFrom(config)
     entry = model_entry(changed, name)
     entry.model_version_policy.Clear()
-    entry.model_version_policy.latest.num_versions = num_versions
     entry.version_labels.clear()
+    entry.version_labels.update(version_labels)
     return changed
 
 

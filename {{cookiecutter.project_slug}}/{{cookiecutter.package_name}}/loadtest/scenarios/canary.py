@@ -16,16 +16,16 @@ candidate: production clients name the label `stable`.
 
 from __future__ import annotations
 
-import csv
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ... import settings
-from ...contract import AVAILABLE, CANARY, STABLE, Access, published_versions, version_states
+from ...contract import AVAILABLE, CANARY, STABLE, Access, available_versions, published_versions, version_states
 from ...errors import CanaryError
 from ...stack import model_config
+from ...stack.prometheus import answers
 from .. import arrivals, canary, locust_run, preflight, report
 from ..report import say
 from .common import Driver, run_alongside
@@ -111,7 +111,7 @@ def _candidate(options: CanaryOptions) -> int:
 def _stable(config: Any, name: str, states: dict[int, dict[str, Any]], candidate: int) -> int | None:
     """The label `stable` of the config; without one, the newest version serving now other than the
     candidate; None when there is none (the first version)."""
-    serving = {version for version, entry in states.items() if entry.get("state") == AVAILABLE}
+    serving = available_versions(states)
     stable = model_config.labels(config, name).get(STABLE)
     if stable is None:
         others = serving - {candidate}
@@ -174,7 +174,7 @@ class Judge(Driver):
     def steps(self) -> None:
         exporter = f"http://127.0.0.1:{self.options.metrics_port}/metrics"
         deadline = time.monotonic() + 120
-        while not self.cancel.is_set() and not _answers(exporter):
+        while not self.cancel.is_set() and not answers(exporter):
             if time.monotonic() > deadline:
                 raise CanaryError(f"the load generator's metrics never answered at {exporter}")
             self.cancel.wait(0.5)
@@ -189,15 +189,6 @@ class Judge(Driver):
         at = time.time()
         self.range_s = at - start
         self.figures = canary.arms(self.options.prometheus, self.range_s, at)
-
-
-def _answers(url: str) -> bool:
-    import requests
-
-    try:
-        return requests.get(url, timeout=2).ok
-    except requests.RequestException:
-        return False
 
 
 def _load(options: CanaryOptions, run_dir: Path, judge: Judge, timeline: Timeline,
@@ -298,7 +289,7 @@ def _wait_loaded(options: CanaryOptions, version: int, timeline: Timeline) -> st
 def _wait_unloaded(options: CanaryOptions, version: int, timeline: Timeline) -> None:
     deadline = _deadline(options)
     while time.monotonic() < deadline:
-        if version_states(options.rest_url, options.model_name).get(version, {}).get("state") != AVAILABLE:
+        if version not in available_versions(version_states(options.rest_url, options.model_name)):
             timeline(f"version {version} unloaded")
             return
         time.sleep(0.5)
@@ -311,15 +302,10 @@ def _wait_unloaded(options: CanaryOptions, version: int, timeline: Timeline) -> 
 def _locust_rows(result: locust_run.LocustResult) -> list[dict[str, Any]]:
     """Locust's own count per label over the whole run (warm-up included): exact, unlike the
     window's increase() in Prometheus, which extrapolates between scrapes."""
-    stats = result.log.parent / f"{result.label}_stats.csv"
-    rows = []
-    with stats.open() as file:
-        for row in csv.DictReader(file):
-            if row["Name"].startswith("Predict "):
-                rows.append({"route": row["Name"].removeprefix("Predict "), "requests": int(row["Request Count"]),
-                             "failures": int(row["Failure Count"]),
-                             "p99_ms": float(row["99%"]) if row["99%"] not in ("", "N/A") else None})
-    return rows
+    rows = locust_run.read_stats(result.log.parent / f"{result.label}_stats.csv")
+    return [{"route": name.removeprefix("Predict "), "requests": row["Request Count"], "failures": row["Failure Count"],
+             "p99_ms": row["99%"] if isinstance(row["99%"], (int, float)) else None}
+            for name, row in rows.items() if name.startswith("Predict ")]
 
 
 def _write(options: CanaryOptions, run_dir: Path, timeline: Timeline, stable: int | None, candidate: int,

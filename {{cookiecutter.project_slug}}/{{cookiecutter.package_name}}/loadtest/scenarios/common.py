@@ -46,11 +46,14 @@ def server_flags(models_dir: Path, *, batching: bool, poll_seconds: int = 1,
                                  batching=batching, file_system_poll_seconds=poll_seconds)
     config = own_model_config(project.compose_dir / "models.config", project.model_name, project.run_dir)
     if config is not None:
-        flags = [f"--model_config_file={config}" if f.startswith("--model_config_file=") else f for f in flags]
-    if batching_file is None:
-        return flags
-    return [f"--batching_parameters_file={batching_file.resolve()}" if f.startswith("--batching_parameters_file=")
-            else f for f in flags]
+        flags = _replace_flag(flags, "--model_config_file", config)
+    if batching_file is not None:
+        flags = _replace_flag(flags, "--batching_parameters_file", batching_file.resolve())
+    return flags
+
+
+def _replace_flag(flags: list[str], name: str, value: Path) -> list[str]:
+    return [f"{name}={value}" if flag.startswith(f"{name}=") else flag for flag in flags]
 
 
 def own_model_config(config_path: Path, model_name: str, run_dir: Path) -> Path | None:
