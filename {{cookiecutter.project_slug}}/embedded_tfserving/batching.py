@@ -1,10 +1,15 @@
 """TF Serving's request batching, one queue per model version and signature.
 
-A task (one request, possibly several rows) joins the open batch if it fits, else opens a new one.
-A batch runs when full or once its oldest task has waited batch_timeout_micros; at most
-num_batch_threads batches run at once. More than max_enqueued_batches waiting batches: the task is
-refused with UNAVAILABLE. Inputs are concatenated along dim 0 (padded with copies of the first row
-up to the next allowed batch size) and each caller gets back its own slice of every output.
+A task (one request, possibly several rows) joins the open batch if it fits, else the open batch
+closes and a new one opens. As in TF Serving's shared_batch_scheduler.h, a free batch thread takes
+the oldest closed batch, or else the open one once it is full or its first task has waited
+batch_timeout_micros; the timeout only makes the open batch eligible, it does not close it. So
+while every thread is busy, the open batch keeps filling up to max_batch_size instead of queueing
+as many small batches: this is what lets requests that arrive spread out (as gRPC's do) batch as
+well as ones that arrive in bursts. At most num_batch_threads batches run at once. More than
+max_enqueued_batches waiting batches: the task is refused with UNAVAILABLE. Inputs are
+concatenated along dim 0 (padded with copies of the first row up to the next allowed batch size)
+and each caller gets back its own slice of every output.
 """
 
 from __future__ import annotations
@@ -65,8 +70,7 @@ class _Task:
 class _Batch:
     tasks: list[_Task] = field(default_factory=list)
     size: int = 0
-    closed: bool = False
-    timer: asyncio.TimerHandle | None = None
+    opened: float = 0.0  # when its first task joined (perf_counter)
 
 
 def task_size(inputs: dict[str, np.ndarray]) -> int:
@@ -86,7 +90,8 @@ class BatchQueue:
         self._run = run
         self._executor = executor
         self._metrics = metrics
-        self._batches: deque[_Batch] = deque()
+        self._batches: deque[_Batch] = deque([_Batch()])  # closed batches in order, then the open one
+        self._timer: asyncio.TimerHandle | None = None
         self._running = 0
         self._tasks: set[asyncio.Future[None]] = set()
         self._execution_limit = (options.max_execution_batch_size or options.max_batch_size
@@ -101,44 +106,56 @@ class BatchQueue:
                       for i in range(0, size, self._execution_limit)]
             results = await asyncio.gather(*(self.submit(p) for p in pieces))
             return {n: np.concatenate([r[n] for r in results]) for n in results[0]}
-        loop = asyncio.get_running_loop()
-        batch = self._batches[-1] if self._batches and not self._batches[-1].closed else None
-        if batch is None or batch.size + size > self._execution_limit:
-            if batch is not None:
-                self._close(batch)
+        batch = self._batches[-1]  # the open batch: always the last one
+        if batch.size + size > self._execution_limit:
             if len(self._batches) >= self.options.max_enqueued_batches:
                 raise ServingError("UNAVAILABLE", "The batch scheduling queue to which this task was submitted is full")
-            batch = _Batch()
-            self._batches.append(batch)
-            timeout = self.options.batch_timeout_micros / 1e6
-            if timeout > 0:
-                batch.timer = loop.call_later(timeout, self._close, batch)
-        task = _Task(inputs, size, loop.create_future())
+            batch = self._open_new_batch()
+        task = _Task(inputs, size, asyncio.get_running_loop().create_future())
+        if not batch.tasks:
+            batch.opened = task.enqueued
         batch.tasks.append(task)
         batch.size += size
-        if batch.size >= self._execution_limit:
-            self._close(batch)
-        else:
-            self._dispatch()
+        self._dispatch()
         return await task.future
 
-    def _close(self, batch: _Batch) -> None:
-        if not batch.closed:
-            batch.closed = True
-            if batch.timer is not None:
-                batch.timer.cancel()
-        self._dispatch()
+    def _open_new_batch(self) -> _Batch:
+        """Close the open batch (it waits for a thread, first in line) and open an empty one."""
+        batch = _Batch()
+        self._batches.append(batch)
+        return batch
+
+    def _open_batch_ready(self) -> bool:
+        """IsOpenBatchSchedulable: not empty, and full or waited out its timeout."""
+        batch = self._batches[-1]
+        return bool(batch.tasks) and (
+            batch.size >= self._execution_limit
+            or time.perf_counter() >= batch.opened + self.options.batch_timeout_micros / 1e6)
 
     def _dispatch(self) -> None:
-        # With no timeout an open batch runs as soon as a thread is free; meanwhile it keeps filling.
-        while (self._batches and self._running < self.options.num_batch_threads
-               and (self._batches[0].closed or self.options.batch_timeout_micros <= 0)):
+        """ScheduleBatch for every free thread: the oldest closed batch, else the open one if ready.
+        An open batch that is not ready yet gets a timer that tries again when its timeout is up."""
+        while self._running < self.options.num_batch_threads:
+            if len(self._batches) == 1:
+                if not self._open_batch_ready():
+                    self._arm_timer()
+                    return
+                self._open_new_batch()
             batch = self._batches.popleft()
-            batch.closed = True
             self._running += 1
             task = asyncio.ensure_future(self._process(batch))
             self._tasks.add(task)  # the loop keeps only a weak reference to running tasks
             task.add_done_callback(self._tasks.discard)
+
+    def _arm_timer(self) -> None:
+        batch = self._batches[-1]
+        if batch.tasks and self._timer is None:
+            delay = max(0.0, batch.opened + self.options.batch_timeout_micros / 1e6 - time.perf_counter())
+            self._timer = asyncio.get_running_loop().call_later(delay, self._timer_fired)
+
+    def _timer_fired(self) -> None:
+        self._timer = None
+        self._dispatch()
 
     async def _process(self, batch: _Batch) -> None:
         started = time.perf_counter()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -246,6 +247,14 @@ class Manager:
         version.queues.clear()
         if servable is not None:
             servable.release()
+            del servable
+            # A loaded SavedModel is a web of reference cycles (trackable objects, concrete functions
+            # and the FunctionDefs they register in TensorFlow's eager context): until a full
+            # collection finds them, an unloaded version keeps ~6-12 MB, so a server that swaps often
+            # grows without bound. One full collection per unload keeps RSS flat (tested over 30
+            # publish-and-unload cycles). It holds the GIL, but server.freeze_startup_objects keeps
+            # TensorFlow's own objects out of it: ~10 ms here instead of ~200 ms.
+            gc.collect()
         version.state = END
         log.info("Done unloading servable version {name: %s version: %d}", version.model, version.number)
 

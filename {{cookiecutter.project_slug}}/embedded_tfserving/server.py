@@ -4,6 +4,7 @@ versions and config changes; on SIGTERM/SIGINT stop accepting, let in-flight req
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 from concurrent.futures import ThreadPoolExecutor
@@ -63,8 +64,17 @@ def metrics_path(flags: Any) -> str | None:
     return (prometheus.path or DEFAULT_PROMETHEUS_PATH) if prometheus.enable else None
 
 
+def freeze_startup_objects() -> None:
+    """Move everything alive now (over 300,000 objects, most of them TensorFlow's) out of the garbage
+    collector's view, so that full collections, the automatic ones and the one after each unload,
+    only walk what was created since (the models and requests): ~10 ms instead of ~200 ms here."""
+    gc.collect()
+    gc.freeze()
+
+
 async def serve(flags: Any) -> int:
     configure_tensorflow(flags)
+    freeze_startup_objects()
     config = initial_config(flags)
     api_keys = ApiKeys.read(Path(flags.api_keys_file)) if flags.api_keys_file else None
     tls, ssl_context = grpc_tls(flags), rest_ssl_context(flags)  # bad TLS files fail before models load

@@ -129,6 +129,7 @@ def test_batching_on_forms_batches_and_off_does_not(published_model, tmp_path):
         row = aggregated(run_dir / f"batching-{mode}-{users}users_stats.csv")
         assert run["requests"] == int(row["Request Count"]) > 0 and run["failures"] == 0
         assert run["server_cpu_seconds"] > 0 and run["gpu_util"]
+        assert run["rows"] == 1 and run["rows_per_s"] == pytest.approx(run["rps"], abs=0.1)
     assert runs[("off", 16)]["avg_batch_size"] == 1
     assert runs[("on", 16)]["avg_batch_size"] > 1
     assert {r["users"] for r in summary["ratios"]} == {1, 16}

@@ -184,6 +184,11 @@ def _levels(_: Any, __: Any, value: str) -> tuple[int, ...]:
     return levels
 
 
+def _sizes(context: Any, parameter: Any, value: str) -> tuple[int, ...]:
+    """A comma-separated list of counts, or '' for none."""
+    return _levels(context, parameter, value) if value.strip() else ()
+
+
 @loadtest_group.command("batching")
 @click.option("--levels", default="1,16,64", show_default=True, callback=_levels, help="concurrent users per level")
 @click.option("--level-seconds", type=click.FloatRange(2), default=10, show_default=True, help="seconds per level")
@@ -364,20 +369,28 @@ def scale_command(counts: tuple[int, ...], rounds: int, level_seconds: float, us
               default=Path("compose/batching.conf"), show_default=True)
 @click.option("--seconds", type=click.FloatRange(0.5), default=5.0, show_default=True, help="Measurement time per cell.")
 @click.option("--skip-naive", is_flag=True, help="Leave out the naive baseline.")
+@click.option("--levels", default="1,16,64", show_default=True, callback=_levels, help="concurrent clients per cell")
+@click.option("--rows", type=click.IntRange(1), default=1, show_default=True, help="rows (examples) per request")
+@click.option("--ranking-rows", default="50,200", show_default=True, callback=_sizes,
+              help="rows per request of the extra ranking-size cells (batching on, top level); '' for none")
 @click.option("--output", type=click.Path(path_type=Path), default=None,
               help="Write the cells and ratios as JSON here (default: reports/<time>-bench/bench.json).")
-def bench_command(model_name: str, models_dir: Path, artifacts_dir: Path, batching_file: Path,
-                  seconds: float, skip_naive: bool, output: Path | None) -> None:
-    """Benchmark in-process, embedded REST/gRPC (batching off/on) and a naive server side by side."""
-    from ..loadtest.bench import run_bench, table
+def bench_command(model_name: str, models_dir: Path, artifacts_dir: Path, batching_file: Path, seconds: float,
+                  skip_naive: bool, levels: tuple[int, ...], rows: int, ranking_rows: tuple[int, ...],
+                  output: Path | None) -> None:
+    """Benchmark in-process, embedded REST/gRPC (batching off/on), each protocol's floor and a naive
+    server side by side, with the server's CPU per request."""
+    from ..loadtest.bench import cpu_table, run_bench, table
     from ..loadtest.report import run_dir_path
     from ..loadtest.stats import PERCENTILE_RULE
 
     output = output or run_dir_path(Path("reports"), "bench") / "bench.json"
     cells, found = run_bench(model_name, models_dir, artifacts_dir, batching_file, seconds, skip_naive, output,
-                             say=lambda line: click.echo(line, err=True))
+                             say=lambda line: click.echo(line, err=True), levels=levels, rows=rows,
+                             ranking_rows=ranking_rows)
     click.echo(table(cells))
     click.echo(f"({PERCENTILE_RULE})")
+    click.echo("\n" + cpu_table(cells, max(levels), rows))
     click.echo("\nratios (same run, same machine):")
     for title, value in found:
         click.echo(f"  {title:<58} {value:6.2f}x")

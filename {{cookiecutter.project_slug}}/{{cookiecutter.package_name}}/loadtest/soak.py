@@ -69,7 +69,7 @@ class SoakResult:
                 if k != "ok" and not (k.startswith("malformed_4") and not k.endswith("_unshaped"))}
 
 
-def _rss_mb(pid: int | None) -> float:
+def rss_mb(pid: int | None) -> float:
     import psutil
 
     return round(psutil.Process(pid).memory_info().rss / 2**20, 1) if pid else float("nan")
@@ -80,7 +80,7 @@ async def _soak(server: ServerProcess, base_path: Path, model: str, seconds: flo
     recorder = Recorder()
     load = Load(server.rest_url, server.grpc_target, model, rest_bodies(pool=64), grpc_requests(model, pool=64),
                 recorder, rest_clients=clients, grpc_clients=clients)
-    rss_start = _rss_mb(server.pid)
+    rss_start = rss_mb(server.pid)
     faults: list[dict[str, Any]] = []
     intervals: list[dict[str, Any]] = []
     runner = asyncio.ensure_future(load.run())  # starts at the first await below
@@ -100,7 +100,7 @@ async def _soak(server: ServerProcess, base_path: Path, model: str, seconds: flo
             fault_index += 1
             next_fault += fault_every
         if now >= next_report:
-            intervals.append(recorder.roll().summary(_rss_mb(server.pid)))
+            intervals.append(recorder.roll().summary(rss_mb(server.pid)))
             row = intervals[-1]
             echo(f"  from {row['t']:5.1f}s  requests {row['requests']:6d}  ok {row['ok']:6d}  p99 {row['p99_ms']} ms  "
                  f"rss {row['server_rss_mb']} MB  errors {row['errors'] or '-'}")
@@ -108,10 +108,10 @@ async def _soak(server: ServerProcess, base_path: Path, model: str, seconds: flo
     load.stop.set()
     await runner
     if recorder.current.outcomes:
-        intervals.append(recorder.roll().summary(_rss_mb(server.pid)))
+        intervals.append(recorder.roll().summary(rss_mb(server.pid)))
     total = dict(recorder.total)
     return SoakResult(model, round(time.perf_counter() - started, 1), sum(total.values()), total, rss_start,
-                      _rss_mb(server.pid), intervals, faults)
+                      rss_mb(server.pid), intervals, faults)
 
 
 def run_soak(models_dir: Path, model: str, out_dir: Path, seconds: float = 120, interval: float = 10,

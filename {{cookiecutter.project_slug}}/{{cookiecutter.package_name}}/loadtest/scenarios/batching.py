@@ -23,7 +23,7 @@ from .capacity import check_objective
 from .common import models_root, server_flags, start_server
 
 CAPACITY_COLUMNS = ("batching", "capacity_rps", "p99_at_capacity_ms", "first_failing_rps", "probes", "note")
-COLUMNS = ("batching", "users", "requests", "failures", "rps", "p50_ms", "p95_ms", "p99_ms",
+COLUMNS = ("batching", "users", "rows", "requests", "failures", "rps", "rows_per_s", "p50_ms", "p95_ms", "p99_ms",
            "avg_batch_size", "server_cpu_cores", "requests_per_cpu_s", "gpu_util", "generator_cpu_peak_percent")
 RATIO_COLUMNS = ("users", "throughput_on_off", "p99_on_off")
 
@@ -110,8 +110,10 @@ def _level(options: BatchingOptions, server: ServerProcess, mode: str, users: in
     batching = server_metrics.batching_delta(before, server_metrics.scrape(server.rest_url), options.model_name, options.rows)
     # The server idles while Locust starts, so its CPU is divided by the loaded seconds only.
     cores = cpu.cpu_seconds / options.level_seconds
+    rps = result.stats.get("Requests/s")
     row = report.run_row(
-        result, batching=mode, protocol=options.protocol,
+        result, batching=mode, protocol=options.protocol, rows=options.rows,
+        rows_per_s=round(float(rps) * options.rows, 1) if rps is not None else None,
         avg_batch_size=None if batching.average_batch_size is None else round(batching.average_batch_size, 2),
         server_batches=batching.batches, server_cpu_seconds=round(cpu.cpu_seconds, 2),
         server_cpu_cores=round(cores, 2),

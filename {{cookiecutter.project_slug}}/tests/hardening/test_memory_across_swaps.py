@@ -1,0 +1,67 @@
+"""The embedded server's memory over many publish-and-unload cycles, under light load: an unloaded
+version must give its memory back (manager._unload), so a server that swaps often stays flat."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+
+import pytest
+import requests
+
+from embedded_tfserving.process import ServerProcess
+
+from {{ cookiecutter.package_name }}.loadtest.closed_loop import Load, Recorder
+from {{ cookiecutter.package_name }}.loadtest.payloads import grpc_requests, rest_bodies
+from {{ cookiecutter.package_name }}.loadtest.soak import publish_copy, rss_mb
+
+CYCLES = 30
+
+
+def _states(rest_url: str, model: str) -> dict[int, str]:
+    reply = requests.get(f"{rest_url}/v1/models/{model}", timeout=5)
+    reply.raise_for_status()
+    return {int(v["version"]): v["state"] for v in reply.json()["model_version_status"]}
+
+
+async def _swapped_to(rest_url: str, model: str, version: int, timeout: float = 60) -> None:
+    """Until `version` serves alone: AVAILABLE, and every older version unloaded (END)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        states = await asyncio.to_thread(_states, rest_url, model)
+        if states.get(version) == "AVAILABLE" and all(s == "END" for v, s in states.items() if v != version):
+            return
+        assert asyncio.get_running_loop().time() < deadline, f"version {version} did not take over: {states}"
+        await asyncio.sleep(0.2)
+
+
+@pytest.mark.slow
+def test_rss_stays_flat_over_30_publish_and_unload_cycles(published_model, tmp_path: Path) -> None:
+    base_path = tmp_path / "models" / published_model.name
+    shutil.copytree(published_model.base_path, base_path)
+    flags = [f"--model_name={published_model.name}", f"--model_base_path={base_path}",
+             "--file_system_poll_wait_seconds=1"]
+    with ServerProcess(flags, tmp_path / "server.log") as server:
+        server.start()
+        recorder = Recorder()
+        load = Load(server.rest_url, server.grpc_target, published_model.name, rest_bodies(pool=16),
+                    grpc_requests(published_model.name, pool=16), recorder, rest_clients=1, grpc_clients=1)
+
+        async def cycles() -> list[float]:
+            traffic = asyncio.ensure_future(load.run())
+            curve = []
+            try:
+                for _ in range(CYCLES):
+                    version = await asyncio.to_thread(publish_copy, base_path)
+                    await _swapped_to(server.rest_url, published_model.name, version)
+                    curve.append(rss_mb(server.pid))
+            finally:
+                load.stop.set()
+                await traffic
+            return curve
+
+        curve = asyncio.run(cycles())
+    print("server RSS (MB) after each publish-and-unload cycle:", curve)
+    assert set(recorder.total) == {"ok"} and recorder.total["ok"] > 100, recorder.total
+    assert curve[-1] <= curve[0] * 1.10, curve

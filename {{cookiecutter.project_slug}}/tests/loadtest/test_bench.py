@@ -1,0 +1,45 @@
+"""`bench` end to end, shortened: every cell carries the server's and the load generator's CPU per
+request, each protocol's floor is measured in the same run, and the ranking-size cells report
+rows/s against the in-process ceiling."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from {{ cookiecutter.package_name }}.loadtest.bench import GRPC_FLOOR, REST_FLOOR
+from {{ cookiecutter.package_name }}.settings import PROJECT_ROOT
+
+
+@pytest.mark.slow
+def test_bench_measures_server_cpu_floors_and_ranking_rows(published_model, tmp_path: Path) -> None:
+    output = tmp_path / "bench.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "{{ cookiecutter.package_name }}", "bench", "--seconds", "1", "--levels", "4",
+         "--ranking-rows", "50", "--skip-naive", "--models-dir", str(published_model.models_dir),
+         "--model-name", published_model.name, "--output", str(output)],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(output.read_text())
+    cells = {(c["target"], c["rows"]): c for c in report["cells"] if c["concurrency"] == 4}
+    expected = {(t, 1) for t in ("REST batching off", "gRPC batching off", "REST batching on", "gRPC batching on",
+                                 REST_FLOOR, GRPC_FLOOR)} | {("REST batching on", 50), ("gRPC batching on", 50)}
+    assert expected <= set(cells)
+    for key in expected:
+        cell = cells[key]
+        assert cell["requests"] > 0 and cell["errors"] == 0, cell
+        assert cell["server_cpu_us"] > 0 and cell["client_cpu_us"] > 0, cell
+        assert cell["rows_per_s"] == pytest.approx(cell["rps"] * key[1])
+    # The model does real work: a request costs the server more than its protocol's canned reply.
+    assert cells[("REST batching off", 1)]["server_cpu_us"] > cells[(REST_FLOOR, 1)]["server_cpu_us"]
+    assert cells[("gRPC batching off", 1)]["server_cpu_us"] > cells[(GRPC_FLOOR, 1)]["server_cpu_us"]
+    ratios = report["ratios"]
+    assert "gRPC / REST (batching on), own work per request at 4 clients" in ratios
+    assert ratios["gRPC batching on, 50 rows per request / in-process ceiling, rows/s"] > 0
+    assert "server CPU per request at 4 clients" in done.stdout and "own work" in done.stdout
+    # compose's max_batch_size (64 rows) holds one 50-row request: the bench raised it, in a file of its own.
+    assert "max_batch_size" in (output.parent / "batching-50rows.conf").read_text()
