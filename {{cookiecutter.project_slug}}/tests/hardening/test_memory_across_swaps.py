@@ -4,14 +4,16 @@ version must give its memory back (manager._unload), so a server that swaps ofte
 from __future__ import annotations
 
 import asyncio
+import functools
 import shutil
 from pathlib import Path
 
 import pytest
-import requests
 
 from embedded_tfserving.process import ServerProcess
+from embedded_tfserving.testing import wait_for
 
+from {{ cookiecutter.package_name }}.contract import AVAILABLE, END, version_states
 from {{ cookiecutter.package_name }}.loadtest.closed_loop import Load, Recorder
 from {{ cookiecutter.package_name }}.loadtest.payloads import grpc_requests, rest_bodies
 from {{ cookiecutter.package_name }}.loadtest.soak import publish_copy, rss_mb
@@ -19,21 +21,10 @@ from {{ cookiecutter.package_name }}.loadtest.soak import publish_copy, rss_mb
 CYCLES = 30
 
 
-def _states(rest_url: str, model: str) -> dict[int, str]:
-    reply = requests.get(f"{rest_url}/v1/models/{model}", timeout=5)
-    reply.raise_for_status()
-    return {int(v["version"]): v["state"] for v in reply.json()["model_version_status"]}
-
-
-async def _swapped_to(rest_url: str, model: str, version: int, timeout: float = 60) -> None:
-    """Until `version` serves alone: AVAILABLE, and every older version unloaded (END)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        states = await asyncio.to_thread(_states, rest_url, model)
-        if states.get(version) == "AVAILABLE" and all(s == "END" for v, s in states.items() if v != version):
-            return
-        assert asyncio.get_running_loop().time() < deadline, f"version {version} did not take over: {states}"
-        await asyncio.sleep(0.2)
+def _serves_alone(rest_url: str, model: str, version: int) -> bool:
+    """`version` is AVAILABLE and every older version unloaded (END)."""
+    states = {number: entry.get("state") for number, entry in version_states(rest_url, model).items()}
+    return states.get(version) == AVAILABLE and all(s == END for v, s in states.items() if v != version)
 
 
 @pytest.mark.slow
@@ -54,7 +45,8 @@ def test_rss_stays_flat_over_30_publish_and_unload_cycles(published_model, tmp_p
             try:
                 for _ in range(CYCLES):
                     version = await asyncio.to_thread(publish_copy, base_path)
-                    await _swapped_to(server.rest_url, published_model.name, version)
+                    alone = functools.partial(_serves_alone, server.rest_url, published_model.name, version)
+                    await asyncio.to_thread(wait_for, alone, f"version {version} serving alone", 60)
                     curve.append(rss_mb(server.pid))
             finally:
                 load.stop.set()

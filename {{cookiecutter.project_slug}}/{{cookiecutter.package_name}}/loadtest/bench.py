@@ -29,6 +29,7 @@ from embedded_tfserving.process import ChildProcess, ServerProcess, free_port
 from ..contract import SIGNATURE
 from ..errors import LoadTestError
 from ..settings import PROJECT_ROOT
+from ..stack.prometheus import answers
 from .closed_loop import Load, Recorder
 from .payloads import grpc_requests, rest_bodies
 from .preflight import newest_version
@@ -180,7 +181,7 @@ def floor_cells(seconds: float, log_dir: Path, say: Say, level: int, rows: int =
     cells = []
     with ChildProcess(command, log_dir / "floor-server.log", cwd=PROJECT_ROOT, python_path=[PROJECT_ROOT]) as child:
         child.start()
-        child.wait_until(lambda: _answers(f"{url}/ready"), 120, "the floor server")
+        child.wait_until(lambda: answers(f"{url}/ready"), 120, "the floor server")
         bodies = rest_bodies(rows=rows, pool=POOL, seed=7)
         requests = grpc_requests("floor", rows=rows, pool=POOL, seed=7)
         say(f"  floors (canned replies) at {level} clients ...")
@@ -190,18 +191,10 @@ def floor_cells(seconds: float, log_dir: Path, say: Say, level: int, rows: int =
     return cells
 
 
-def _answers(url: str) -> bool:
-    import requests
-
-    try:
-        return requests.get(url, timeout=1).ok
-    except requests.RequestException:
-        return False
-
-
 def ranking_batching_file(batching_file: Path, rows: int, out_dir: Path) -> Path:
     """The batching file with max_batch_size raised to hold RANKING_BATCH_REQUESTS requests of `rows`
-    rows (a one-row configuration would refuse them: a task larger than max_batch_size is an error)."""
+    rows (compose's 64 rows hold one 50-row request and refuse a 200-row one: a task larger than
+    max_batch_size is an error)."""
     from google.protobuf import text_format
 
     from embedded_tfserving.config import read_batching_parameters
@@ -224,7 +217,7 @@ def naive_cells(keras_model: Path, seconds: float, log_dir: Path, say: Say, leve
     cells = []
     with ChildProcess(command, log_dir / "naive-server.log", cwd=PROJECT_ROOT, python_path=[PROJECT_ROOT]) as child:
         child.start()
-        child.wait_until(lambda: _answers(f"{url}/ready"), 120, "the naive baseline server")
+        child.wait_until(lambda: answers(f"{url}/ready"), 120, "the naive baseline server")
         bodies = rest_bodies(rows=rows, pool=POOL, seed=7)
         for level in levels:
             say(f"  naive baseline at {level} clients ...")
@@ -245,10 +238,14 @@ def ceiling(cells: list[Cell]) -> Cell | None:
     return max(found, key=lambda c: c.rows_per_s) if found else None
 
 
+def floor_of(cells: list[Cell], target: str, level: int, rows: int = 1) -> Cell | None:
+    """The floor cell of `target`'s protocol (same run, concurrency and request size)."""
+    return find(cells, GRPC_FLOOR if target.startswith("gRPC") else REST_FLOOR, level, rows)
+
+
 def own_work_us(cells: list[Cell], target: str, level: int, rows: int = 1) -> float | None:
-    """Server CPU per request above its protocol's floor (same run, concurrency and request size)."""
-    cell = find(cells, target, level, rows)
-    floor = find(cells, GRPC_FLOOR if target.startswith("gRPC") else REST_FLOOR, level, rows)
+    """Server CPU per request above its protocol's floor."""
+    cell, floor = find(cells, target, level, rows), floor_of(cells, target, level, rows)
     if cell is None or floor is None or cell.server_cpu_us is None or floor.server_cpu_us is None:
         return None
     return cell.server_cpu_us - floor.server_cpu_us
@@ -319,7 +316,7 @@ def cpu_table(cells: list[Cell], level: int, rows: int = 1) -> str:
         cell = find(cells, target, level, rows)
         if cell is None:
             continue
-        floor = find(cells, GRPC_FLOOR if target.startswith("gRPC") else REST_FLOOR, level, rows)
+        floor = floor_of(cells, target, level, rows)
         lines.append(f"{target:<30} {_number(cell.server_cpu_us, 8)} "
                      f"{_number(floor.server_cpu_us if floor else None, 8)} "
                      f"{_number(own_work_us(cells, target, level, rows), 9)} {_number(cell.client_cpu_us, 8)}")
