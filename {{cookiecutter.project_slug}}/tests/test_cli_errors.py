@@ -1,4 +1,4 @@
-"""Bad input to train/export/publish/verify: one clear line, a non-zero exit, existing versions untouched."""
+"""Bad input to train/export/publish/verify and bench: one clear line, a non-zero exit, existing versions untouched."""
 
 from __future__ import annotations
 
@@ -115,3 +115,16 @@ def test_verify_a_corrupt_version(project: Path) -> None:
 def test_verify_without_versions(tmp_path: Path) -> None:
     assert_clear_error(run("verify", "--models-dir", str(tmp_path / "models")), "no published version under")
     assert_clear_error(run("verify", "--models-dir", str(tmp_path), "--version", "3"), "no published version")
+
+
+@pytest.mark.parametrize(("option", "value", "fragment"), [
+    ("--ranking-rows", "50,x", "'50,x' is not a comma-separated list of counts"),
+    ("--ranking-rows", "0", "counts must be at least 1"),
+    ("--levels", "", "is not a comma-separated list of counts"),
+    ("--rows", "0", "0 is not in the range x>=1"),
+])
+def test_bench_refuses_bad_sizes_before_measuring(tmp_path: Path, option: str, value: str, fragment: str) -> None:
+    output = tmp_path / "bench" / "bench.json"
+    result = run("bench", "--models-dir", str(tmp_path), "--skip-naive", "--output", str(output), option, value)
+    assert result.exit_code == 2 and f"Invalid value for '{option}'" in result.output and fragment in result.output
+    assert not output.parent.exists()  # refused before any server started or file was written
