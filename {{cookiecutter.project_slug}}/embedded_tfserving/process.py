@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import ssl
@@ -40,12 +41,47 @@ from .flags import parse_flags
 PACKAGE_PARENT = Path(__file__).resolve().parents[1]
 
 
+# Ports handed out by free_port in this process: two calls never return the same one, even
+# before the first is bound.
+_HANDED_OUT: set[int] = set()
+
+
+def _ephemeral_low(default: int = 32768) -> int:
+    """The lowest port the kernel gives outgoing connections (Linux: ip_local_port_range)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return default
+
+
+def _bindable(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port on `host` that nothing listens on right now."""
+    """A TCP port on `host` that nothing uses right now, below the kernel's ephemeral range.
+
+    A port the kernel picks for bind(0) comes from the range it also gives outgoing
+    connections, so between this call and the server's bind any client connection (a
+    readiness probe, a Prometheus scrape) may take it as its source port. Below that range
+    only a listener can take it."""
+    low = _ephemeral_low()
+    # An unusual kernel setting leaves no room below: then the kernel chooses.
+    candidates = random.sample(range(10000, low), k=200) if low > 11024 else []
+    for port in candidates:
+        if port not in _HANDED_OUT and _bindable(host, port):
+            _HANDED_OUT.add(port)
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+        chosen: int = sock.getsockname()[1]
+    _HANDED_OUT.add(chosen)
+    return chosen
 
 
 def stop_process(process: psutil.Process, timeout: float = 30, sig: int = signal.SIGTERM) -> int | None:
