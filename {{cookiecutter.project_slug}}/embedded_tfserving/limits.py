@@ -43,7 +43,7 @@ async def read_body(request: web.Request, limit: int, timeout: float | None) -> 
         return await asyncio.wait_for(request.read(), timeout if timeout and timeout > 0 else None)
     except web.HTTPRequestEntityTooLarge:  # chunked bodies: aiohttp counts while reading
         raise too_large(limit) from None
-    except asyncio.TimeoutError:
+    except TimeoutError:
         raise Rejected(408, f"Request body not received within {timeout:g}s (--rest_body_timeout_seconds)") from None
 
 

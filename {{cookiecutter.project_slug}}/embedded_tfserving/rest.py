@@ -91,7 +91,7 @@ class RestApi:
         except ServingError as error:
             reply, status = orjson.dumps({"error": error.message}), error.http_status
             labels["status"] = error.code
-        except asyncio.TimeoutError:
+        except TimeoutError:
             reply, status = orjson.dumps({"error": "Deadline Exceeded"}), 504
             labels["status"] = "DEADLINE_EXCEEDED"
         except RecursionError:  # JSON nested deeper than the parsers recurse

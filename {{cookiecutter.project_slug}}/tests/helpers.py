@@ -142,8 +142,7 @@ SCRAPE_SECONDS = 1  # the scrape interval the dashboard tests give Prometheus
 
 
 def grafana_substitute(expr: str, model: str, scrape_seconds: int = SCRAPE_SECONDS) -> str:
-    """What Grafana sends: $__rate_interval = max($__interval + scrape, 4 * scrape) with the
-    smallest $__interval (one scrape interval)."""
-    rate_interval = max(2 * scrape_seconds, 4 * scrape_seconds)
-    return (expr.replace("$__rate_interval", f"{rate_interval}s").replace("$__interval", f"{scrape_seconds}s")
-            .replace("$__range", "5m").replace("$model", model))
+    """What Grafana sends for `expr` on a 5-minute dashboard (the preview's substitution)."""
+    from {{ cookiecutter.package_name }}.dashboards.evaluate import Window, substitute
+
+    return substitute(expr, model, Window(0, 300, scrape_seconds))

@@ -60,7 +60,7 @@ def make_ca(days: int) -> tuple[bytes, bytes]:
 
     key = _key()
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "model serving local CA")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
             .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
             .not_valid_after(now + datetime.timedelta(days=days))
@@ -85,7 +85,7 @@ def make_server_cert(ca_pem: bytes, ca_key_pem: bytes, hosts: tuple[str, ...], d
     if not isinstance(ca_key, ec.EllipticCurvePrivateKey) or not isinstance(ca_public, ec.EllipticCurvePublicKey):
         raise StackError("the CA in certs/ is not one `certs` made (EC P-256): run `make certs` with --force")
     key = _key()
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (x509.CertificateBuilder()
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])]))
             .issuer_name(ca.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())

@@ -52,6 +52,11 @@ def metrics_port() -> int:
     return int(setting("LOADTEST_METRICS_PORT", "9646"))
 
 
+def prometheus_url() -> str:
+    """The project's Prometheus, embedded or compose (both listen on PROMETHEUS_PORT)."""
+    return f"http://127.0.0.1:{setting('PROMETHEUS_PORT', '9090')}"
+
+
 def slo_p99_ms() -> float:
     """The latency objective: 99% of requests faster than this (.env SLO_P99_MS; alerts use it too)."""
     return float(setting("SLO_P99_MS", "100"))

@@ -24,6 +24,7 @@ from embedded_tfserving.testing import wait_for
 
 from {{ cookiecutter.package_name }}.contract import OUTPUT, grpc_predict_request, published_versions, rest_predict_body
 from {{ cookiecutter.package_name }}.dashboards.definitions import DASHBOARDS
+from {{ cookiecutter.package_name }}.dashboards.preview import render
 from {{ cookiecutter.package_name }}.data.schema import Schema
 from {{ cookiecutter.package_name }}.data.synthetic import generate
 from {{ cookiecutter.package_name }}.stack import compose
@@ -90,7 +91,8 @@ def test_rest_and_grpc_predict_through_the_published_ports(stack, schema: Schema
     assert tf.make_ndarray(answer.outputs[OUTPUT]).tolist() == pytest.approx(predictions, abs=1e-6)
 
 
-def test_prometheus_scrapes_the_server_and_a_panel_query_returns_data(stack, schema: Schema, published_model) -> None:
+def test_prometheus_scrapes_the_server_and_a_panel_query_returns_data(stack, schema: Schema, published_model,
+                                                                     tmp_path: Path) -> None:
     root, _ = stack
     rest, _, prometheus = urls(root)
 
@@ -108,6 +110,10 @@ def test_prometheus_scrapes_the_server_and_a_panel_query_returns_data(stack, sch
         return any(float(series["value"][1]) > 0 for series in prometheus_query(prometheus, expr))
 
     wait_for(panel_has_data, f"data for the panel '{panel.title}' ({expr})", 90)
+    # The dashboard preview reads the compose Prometheus as it reads the embedded one.
+    overview = {"serving-overview.json": DASHBOARDS["serving-overview.json"]}
+    [preview] = render(prometheus, published_model.name, time.time() - 120, time.time(), tmp_path, overview)
+    assert preview.panels[0].has_data and preview.path.is_file(), preview.panels[0].note
 
 
 def test_prometheus_loads_the_rules_and_sends_alerts_to_alertmanager_which_notifies_the_receiver(stack) -> None:

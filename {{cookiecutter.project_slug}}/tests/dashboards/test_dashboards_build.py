@@ -55,7 +55,7 @@ def test_dashboard_is_well_formed(name: str) -> None:
     variables = {v["name"]: v for v in dashboard["templating"]["list"]}
     assert variables["datasource"]["type"] == "datasource"
     if "model" in variables:
-        assert variables["model"]["definition"] == "label_values(:tensorflow:serving:request_count, model_name)"
+        assert variables["model"]["query"]["query"] == "label_values(:tensorflow:serving:request_count, model_name)"
     ids = [p["id"] for p in dashboard["panels"]]
     assert len(ids) == len(set(ids))
     for panel in dashboard["panels"]:

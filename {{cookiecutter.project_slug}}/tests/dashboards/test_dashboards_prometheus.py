@@ -1,8 +1,9 @@
 """Every panel and annotation query of every dashboard, evaluated by a real Prometheus scraping the
 embedded server and the load generator's own exporter while Locust sends REST and gRPC traffic,
-after Grafana-style variable substitution. Prometheus evaluates the project's recording rules and
-alerts (compose/rules/), which the SLO panels read; a corrupt version and then a good one are
-published under load, so that the "Alerts firing" and "Version loaded" marks have something to show."""
+after Grafana-style variable substitution; then the dashboards drawn over that run (the preview).
+Prometheus evaluates the project's recording rules and alerts (compose/rules/), which the SLO
+panels read; a corrupt version and then a good one are published under load, so that the "Alerts
+firing" and "Version loaded" marks have something to show."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from {{ cookiecutter.package_name }}.dashboards.definitions import DASHBOARDS
+from {{ cookiecutter.package_name }}.dashboards.preview import render
 from {{ cookiecutter.package_name }}.export.publish import publish_version
 from {{ cookiecutter.package_name }}.loadtest import locust_run
 from {{ cookiecutter.package_name }}.stack import embedded
@@ -89,7 +91,8 @@ def publish_corrupt_then_good(project: Project) -> None:
     assert publish_version(base / "1", project.models_dir, project.model_name) == 3
 
 
-def test_every_panel_query_returns_data(locust_traffic) -> None:
+def test_every_panel_query_returns_data(locust_traffic, tmp_path: Path) -> None:
+    started = time.time()
     project, urls = locust_traffic
     model = project.model_name
     checked, failures = [], []
@@ -136,3 +139,10 @@ def test_every_panel_query_returns_data(locust_traffic) -> None:
                            + ", ".join(str(series["metric"]) for series in result))
     print("\n".join(["verified against Prometheus:", *checked]))
     assert not failures, "\n".join(failures)
+    # The preview over the same run: every panel drew data but the GPU ones, which say why.
+    previews = render(urls.prometheus, model, started, time.time(), tmp_path / "preview")
+    empty = [(f"{p.dashboard} / {d.panel.title}: {d.note}", d) for p in previews for d in p.empty]
+    print("\n".join(["preview panels without data:", *(text for text, _ in empty)]))
+    assert all(any(q.needs_gpu for q in d.panel.queries) and d.note.startswith("no data: no GPU here")
+               for _, d in empty), "\n".join(text for text, _ in empty)
+    assert all(p.path.is_file() for p in previews)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -117,7 +117,7 @@ def post_alert(alertmanager_url: str, ends_at: datetime | None = None) -> None:
     """What Prometheus sends for a firing alert (and, with a past endsAt, for a resolved one)."""
     alert = {"labels": {"alertname": "ModelServerDown", "severity": "page", "model_name": "ctr", "job": "tfserving"},
              "annotations": {"summary": "the model server does not answer Prometheus' scrapes"},
-             "startsAt": (datetime.now(timezone.utc) - timedelta(seconds=30)).isoformat(),
+             "startsAt": (datetime.now(UTC) - timedelta(seconds=30)).isoformat(),
              "generatorURL": "http://127.0.0.1:9090/graph"}
     if ends_at is not None:
         alert["endsAt"] = ends_at.isoformat()
@@ -145,7 +145,7 @@ def test_alertmanager_notifies_the_receiver_and_status_lists_the_firing_alert(ma
         assert "  ModelServerDown (page, model ctr) since " in shown.stdout
         assert ": the model server does not answer Prometheus' scrapes" in shown.stdout
 
-        post_alert(url, ends_at=datetime.now(timezone.utc) - timedelta(seconds=1))
+        post_alert(url, ends_at=datetime.now(UTC) - timedelta(seconds=1))
         wait_for(lambda: read_notifications(file)[-1]["status"] == "resolved", "the resolved notification", 30)
         shown = cli(project.root, "status")
         assert f"alerts: none firing (Alertmanager {url})" in shown.stdout, shown.stdout

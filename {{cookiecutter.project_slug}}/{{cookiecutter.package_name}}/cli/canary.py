@@ -44,7 +44,7 @@ from .options import model_name_option
               help="REST base URL of the running server")
 @click.option("--grpc-target", default=lambda: f"127.0.0.1:{settings.grpc_port()}", show_default="GRPC_PORT",
               help="host:port of the running server's gRPC API")
-@click.option("--prometheus", default=lambda: f"http://127.0.0.1:{settings.setting('PROMETHEUS_PORT', '9090')}",
+@click.option("--prometheus", default=settings.prometheus_url,
               show_default="PROMETHEUS_PORT", help="the Prometheus that scrapes the load generator")
 @click.option("--metrics-port", type=click.IntRange(1, 65535), envvar="LOADTEST_METRICS_PORT",
               default=settings.metrics_port, show_default="LOADTEST_METRICS_PORT",

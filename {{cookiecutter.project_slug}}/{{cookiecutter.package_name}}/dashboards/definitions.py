@@ -30,6 +30,12 @@ SUCCESS_LATENCY = sel(LATENCY, M, OK_API)
 LOADED = sel(LOADS, MODEL_PATH, 'status="success"')
 
 
+# Why a dashboard's panels may be empty over a window (the preview says so).
+NO_BATCHES = "no batch ran in this window (batching off, or no traffic)"
+NO_LOAD_GENERATOR = ("no load generator exported metrics in this window (a load test run with its exporter on "
+                     "LOADTEST_METRICS_PORT, which Prometheus scrapes)")
+
+
 # Red marks wherever an alert of compose/rules/alerts.yml fired: those about this model, and those
 # about no model in particular (the server down, the batching queue, the load generator).
 ALERTS = Annotation(
@@ -102,31 +108,32 @@ BATCHING = Dashboard(
               "per second. With one row per request this is the number of requests merged into each "
               "model run: 1 means batching does nothing; raise load or batch_timeout_micros to grow it.",
               (Query(f"sum(rate({REQUESTS}{RATE})) / sum(rate(:tensorflow:serving:batching_session:wrapped_run_count{RATE}))",
-                     "requests per batch"),)),
+                     "requests per batch"),), no_data=NO_BATCHES),
         Panel("Average batch size (rows)", "Mean rows per batch actually run (processed) and per incoming "
               "request (input), from the batch size histograms. Processed size counts padding when "
               "allowed_batch_sizes is set.",
               (Query(ratio(":tensorflow:serving:batching_session:processed_batch_size_sum",
                            ":tensorflow:serving:batching_session:processed_batch_size_count"), "processed"),
                Query(ratio(":tensorflow:serving:batching_session:input_batch_size_sum",
-                           ":tensorflow:serving:batching_session:input_batch_size_count"), "input")),),
+                           ":tensorflow:serving:batching_session:input_batch_size_count"), "input")),
+              no_data=NO_BATCHES),
         Panel("Processed batch sizes", "How often each batch size ran (histogram buckets 1, 2, 4, ... "
               "rows). A peak at max_batch_size means the server is saturated; a peak at 1 means "
               "requests rarely meet in the queue.",
               (Query("sum by (le) (increase(:tensorflow:serving:batching_session:processed_batch_size_bucket"
-                     f"{RATE}))", legend("le")),), kind="heatmap", min=None),
+                     f"{RATE}))", legend("le")),), kind="heatmap", min=None, no_data=NO_BATCHES),
         Panel("Input batch sizes", "Rows per incoming request: how clients call the model. Clients that "
               "send many rows per request need less server-side batching.",
               (Query("sum by (le) (increase(:tensorflow:serving:batching_session:input_batch_size_bucket"
-                     f"{RATE}))", legend("le")),), kind="heatmap", min=None),
+                     f"{RATE}))", legend("le")),), kind="heatmap", min=None, no_data=NO_BATCHES),
         Panel("Queuing latency (p50 / p95 / p99)", "Time a request waits in the batching queue before "
               "its batch runs: bounded by batch_timeout_micros when load is light, growing when "
               "num_batch_threads cannot keep up.",
-              quantiles(":tensorflow:serving:batching_session:queuing_latency_bucket"), unit="µs"),
+              quantiles(":tensorflow:serving:batching_session:queuing_latency_bucket"), unit="µs", no_data=NO_BATCHES),
         Panel("Batches per second", "Model runs per second. Compare with requests per second: the "
               "ratio is the average batch size.",
               (Query(f"sum(rate(:tensorflow:serving:batching_session:wrapped_run_count{RATE}))", "batches/s"),),
-              unit="ops"),
+              unit="ops", no_data=NO_BATCHES),
     ),
 )
 
@@ -176,25 +183,26 @@ LOADTEST = Dashboard(
     annotations=(ALERTS,),
     panels=(
         Panel("Simulated users", "Concurrent users the load generator runs right now.",
-              (Query("sum(loadtest_users)", "users"),), kind="stat", width=6, height=6),
+              (Query("sum(loadtest_users)", "users"),), kind="stat", width=6, height=6, no_data=NO_LOAD_GENERATOR),
         Panel("Client failure ratio", "Share of requests the client counted as failed (HTTP error, "
               "gRPC error or timeout).",
               (Query(ratio('loadtest_requests_total{outcome="failure"}', "loadtest_requests_total"), "failures"),),
-              unit="percentunit", kind="stat", width=6, height=6),
+              unit="percentunit", kind="stat", width=6, height=6, no_data=NO_LOAD_GENERATOR),
         Panel("Client requests per second", "Requests per second sent by the load generator, by "
               "protocol and outcome.",
               (Query("sum by (protocol, outcome) (rate(loadtest_requests_total[$__rate_interval]))",
-                     legend("protocol", "outcome")),), unit="reqps", height=6),
+                     legend("protocol", "outcome")),), unit="reqps", height=6, no_data=NO_LOAD_GENERATOR),
         Panel("Client latency (p50 / p95 / p99)", "Round-trip latency seen by the client, by protocol: "
               "includes the network, client serialisation and connection handling.",
-              quantiles("loadtest_request_latency_seconds_bucket", by="protocol"), unit="s"),
+              quantiles("loadtest_request_latency_seconds_bucket", by="protocol"), unit="s",
+              no_data=NO_LOAD_GENERATOR),
         Panel("Client vs server p95 latency", "The same percentile seen by the client and by TF "
               "Serving. The gap is time outside the server: network, client encoding, connection "
               "queues in the client.",
               (Query("histogram_quantile(0.95, sum by (le) (rate(loadtest_request_latency_seconds_bucket[$__rate_interval])))",
                      "client"),
                Query(f"histogram_quantile(0.95, sum by (le) (rate({SUCCESS_LATENCY}{RATE}))) / 1e6", "server")),
-              unit="s"),
+              unit="s", no_data=NO_LOAD_GENERATOR),
     ),
 )
 

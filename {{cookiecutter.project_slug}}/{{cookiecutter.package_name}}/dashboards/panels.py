@@ -1,17 +1,31 @@
-"""Small building blocks for Grafana dashboards (schemaVersion 39, Grafana 10.4 and later).
+"""Small building blocks for Grafana dashboards, rendered with Grafana's own typed builders
+(grafana-foundation-sdk, schema of Grafana 11.6; Grafana 12 reads it as is).
 
 A panel is a title, a description that teaches what the graph shows, and PromQL queries. The
 queries use Grafana's variables: $model (a TF Serving model name), $datasource and
-$__rate_interval (at least four scrape intervals, so rate() always has samples).
+$__rate_interval (at least four scrape intervals, so rate() always has samples). The same
+definitions feed the Grafana JSON, the test that runs every query on a real Prometheus, and the
+matplotlib preview (preview.py).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
-SCHEMA_VERSION = 39
-DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
+from grafana_foundation_sdk.builders import common as common_builders
+from grafana_foundation_sdk.builders import dashboard as dashboard_builders
+from grafana_foundation_sdk.builders import heatmap, prometheus, stat, timeseries
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models import common
+from grafana_foundation_sdk.models import dashboard as models
+from grafana_foundation_sdk.models import heatmap as heatmap_models
+from grafana_foundation_sdk.models.prometheus import PromQueryFormat
+
+DATASOURCE = models.DataSourceRef(type_val="prometheus", uid="${datasource}")
+GRAFANA = models.DataSourceRef(type_val="grafana", uid="-- Grafana --")
+MODEL_QUERY = "label_values(:tensorflow:serving:request_count, model_name)"
 
 
 def legend(*labels: str) -> str:
@@ -30,6 +44,12 @@ class Query:
     # (the SLO period), which would cost a 30-day evaluation per point of a graph.
     instant: bool = False
 
+    def builder(self, ref_id: str, heatmap_format: bool) -> prometheus.Dataquery:
+        query = (prometheus.Dataquery().ref_id(ref_id).datasource(DATASOURCE).expr(self.expr)
+                 .legend_format(self.legend))
+        query = query.instant() if self.instant else query.range()
+        return query.format(PromQueryFormat.HEATMAP) if heatmap_format else query
+
 
 @dataclass(frozen=True)
 class Panel:
@@ -45,52 +65,52 @@ class Panel:
     # Colour steps (from, colour), the first from None (-infinity): stat values take the colour of
     # their step; time series draw each step's start as a dashed line.
     thresholds: tuple[tuple[float | None, str], ...] = ()
+    # Why the panel may draw nothing in a given window (the preview says so); GPU queries say it
+    # themselves.
+    no_data: str = "no series in this window"
 
-    def to_json(self, panel_id: int, x: int, y: int) -> dict[str, Any]:
-        targets = [
-            {
-                "refId": chr(ord("A") + i),
-                "datasource": DATASOURCE,
-                "expr": q.expr,
-                "legendFormat": q.legend,
-                "range": not q.instant,
-                **({"instant": True} if q.instant else {}),
-                **({"format": "heatmap"} if self.kind == "heatmap" else {}),
-            }
-            for i, q in enumerate(self.queries)
-        ]
-        defaults: dict[str, Any] = {"unit": self.unit}
+    def builder(self, panel_id: int, x: int, y: int) -> Any:
+        """The panel as the SDK's builder of its kind, at grid position (x, y)."""
+        kinds: dict[str, type[Any]] = {"timeseries": timeseries.Panel, "stat": stat.Panel, "heatmap": heatmap.Panel}
+        builder = kinds[self.kind]()
+        builder = (builder.id(panel_id).title(self.title).description(self.description).datasource(DATASOURCE)
+                   .grid_pos(models.GridPos(h=self.height, w=self.width, x=x, y=y)).unit(self.unit))
+        for index, query in enumerate(self.queries):
+            builder = builder.with_target(query.builder(chr(ord("A") + index), self.kind == "heatmap"))
         if self.min is not None:
-            defaults["min"] = self.min
+            builder = builder.min(self.min)
         if self.max is not None:
-            defaults["max"] = self.max
+            builder = builder.max(self.max)
         if self.thresholds:
-            defaults["thresholds"] = {"mode": "absolute",
-                                      "steps": [{"value": start, "color": color} for start, color in self.thresholds]}
-            if self.kind == "timeseries":
-                defaults["custom"] = {"thresholdsStyle": {"mode": "dashed"}}
-        return {
-            "id": panel_id,
-            "type": self.kind,
-            "title": self.title,
-            "description": self.description,
-            "datasource": DATASOURCE,
-            "gridPos": {"x": x, "y": y, "w": self.width, "h": self.height},
-            "targets": targets,
-            "fieldConfig": {"defaults": defaults, "overrides": []},
-            "options": _options(self.kind),
-        }
+            steps = [models.Threshold(value=start, color=color) for start, color in self.thresholds]
+            builder = builder.thresholds(dashboard_builders.ThresholdsConfig().mode(models.ThresholdsMode.ABSOLUTE)
+                                         .steps(steps))
+        return _styled(self.kind, builder, bool(self.thresholds))
 
 
-def _options(kind: str) -> dict[str, Any]:
+def _styled(kind: str, builder: Any, thresholds: bool) -> Any:
+    """Each kind's display options: stat shows the last value, heatmap reads Prometheus buckets
+    as they are (no recalculation), time series share a multi-series tooltip."""
     if kind == "stat":
-        return {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
-                "colorMode": "value", "graphMode": "area", "textMode": "auto"}
+        return (builder.reduce_options(common_builders.ReduceDataOptions().calcs(["lastNotNull"]).fields("")
+                                       .values(False))
+                .color_mode(common.BigValueColorMode.VALUE).graph_mode(common.BigValueGraphMode.AREA)
+                .text_mode(common.BigValueTextMode.AUTO))
     if kind == "heatmap":
-        return {"calculate": False, "cellGap": 1, "color": {"mode": "scheme", "scheme": "Oranges"},
-                "yAxis": {"axisPlacement": "left"}, "tooltip": {"mode": "single", "yHistogram": True}}
-    return {"legend": {"displayMode": "list", "placement": "bottom", "showLegend": True},
-            "tooltip": {"mode": "multi", "sort": "desc"}}
+        return (builder.calculate(False).cell_gap(1)
+                # Grafana's own defaults, spelled out: the SDK writes zeros for unset numbers.
+                .color(heatmap.HeatmapColorOptions().mode(heatmap_models.HeatmapColorMode.SCHEME).scheme("Oranges")
+                       .fill("dark-orange").scale(heatmap_models.HeatmapColorScale.EXPONENTIAL).exponent(0.5).steps(64))
+                .y_axis(heatmap.YAxisConfig().axis_placement(common.AxisPlacement.LEFT))
+                .mode(common.TooltipDisplayMode.SINGLE).show_y_histogram())
+    builder = (builder.legend(common_builders.VizLegendOptions().display_mode(common.LegendDisplayMode.LIST)
+                              .placement(common.LegendPlacement.BOTTOM).show_legend(True))
+               .tooltip(common_builders.VizTooltipOptions().mode(common.TooltipDisplayMode.MULTI)
+                        .sort(common.SortOrder.DESCENDING)))
+    if thresholds:  # each step's start drawn as a dashed line
+        builder = builder.thresholds_style(common_builders.GraphThresholdsStyleConfig()
+                                           .mode(common.GraphThresholdsStyleMode.DASHED))
+    return builder
 
 
 @dataclass(frozen=True)
@@ -104,11 +124,15 @@ class Annotation:
     text: str = ""  # the mark's tooltip text (legend template)
     tag_keys: tuple[str, ...] = ()  # series labels shown as the mark's tags
 
-    def to_json(self) -> dict[str, Any]:
+    def builder(self) -> dashboard_builders.AnnotationQuery:
+        return (dashboard_builders.AnnotationQuery().name(self.name).datasource(DATASOURCE).enable(True).hide(False)
+                .icon_color(self.color).expr(self.expr))
+
+    def prometheus_options(self) -> dict[str, Any]:
+        """The Prometheus annotation's own options, which the SDK's AnnotationQuery has no field for
+        (it models the fields every data source shares): added to its JSON by hand."""
         return {
-            "name": self.name, "datasource": DATASOURCE, "enable": True, "hide": False,
-            "iconColor": self.color, "expr": self.expr, "step": "5s", "titleFormat": self.title or self.name,
-            "useValueForTime": False,
+            "step": "5s", "titleFormat": self.title or self.name, "useValueForTime": False,
             **({"textFormat": self.text} if self.text else {}),
             **({"tagKeys": ",".join(self.tag_keys)} if self.tag_keys else {}),
         }
@@ -125,60 +149,55 @@ class Dashboard:
     # Extra annotation queries (Prometheus) drawn on every panel, besides the "swap" ones.
     annotations: tuple[Annotation, ...] = field(default=())
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "uid": self.uid,
-            "title": self.title,
-            "description": self.description,
-            "tags": list(self.tags),
-            "schemaVersion": SCHEMA_VERSION,
-            "version": 1,
-            "editable": True,
-            "graphTooltip": 1,  # shared crosshair: line up latency spikes with batch sizes
-            "refresh": "5s",
-            "time": {"from": "now-15m", "to": "now"},
-            "timezone": "browser",
-            "templating": {"list": self._variables()},
-            "annotations": {"list": self._annotations()},
-            "panels": self._layout(),
-        }
-
-    def _layout(self) -> list[dict[str, Any]]:
-        """Left to right, wrapping at Grafana's 24 columns."""
-        panels, x, y, row_height = [], 0, 0, 0
-        for panel_id, panel in enumerate(self.panels, start=1):
+    def layout(self) -> list[tuple[Panel, int, int]]:
+        """(panel, x, y) left to right, wrapping at Grafana's 24 columns."""
+        placed, x, y, row_height = [], 0, 0, 0
+        for panel in self.panels:
             if x + panel.width > 24:
                 x, y, row_height = 0, y + row_height, 0
-            panels.append(panel.to_json(panel_id, x, y))
+            placed.append((panel, x, y))
             x, row_height = x + panel.width, max(row_height, panel.height)
-        return panels
+        return placed
 
-    def _variables(self) -> list[dict[str, Any]]:
-        variables: list[dict[str, Any]] = [{
-            "name": "datasource", "label": "Data source", "type": "datasource",
-            "query": "prometheus", "current": {}, "hide": 0, "refresh": 1, "options": [],
-        }]
+    def builder(self) -> dashboard_builders.Dashboard:
+        builder = (dashboard_builders.Dashboard(self.title).uid(self.uid).description(self.description)
+                   .tags(list(self.tags)).version(1).editable()
+                   .tooltip(models.DashboardCursorSync.CROSSHAIR)  # shared crosshair: line up latency spikes with batch sizes
+                   .refresh("5s").time("now-15m", "now").timezone("browser"))
+        for variable in self._variables():
+            builder = builder.with_variable(variable)
+        for annotation in self._annotations():
+            builder = builder.annotation(annotation)
+        for panel_id, (panel, x, y) in enumerate(self.layout(), start=1):
+            builder = builder.with_panel(panel.builder(panel_id, x, y))
+        return builder
+
+    def to_json(self) -> dict[str, Any]:
+        built: dict[str, Any] = json.loads(JSONEncoder().encode(self.builder().build()))
+        extras = {a.name: a.prometheus_options() for a in self.annotations}
+        for annotation in built["annotations"]["list"]:
+            annotation.update(extras.get(annotation["name"], {}))
+        return built
+
+    def _variables(self) -> list[Any]:
+        variables: list[Any] = [dashboard_builders.DatasourceVariable("datasource").label("Data source")
+                                .type("prometheus")]
         if self.model_variable:
-            query = "label_values(:tensorflow:serving:request_count, model_name)"
-            variables.append({
-                "name": "model", "label": "Model", "type": "query", "datasource": DATASOURCE,
-                "query": {"query": query, "refId": "PrometheusVariableQueryEditor-VariableQuery", "qryType": 1},
-                "definition": query, "refresh": 2, "sort": 1, "current": {}, "hide": 0,
-                "includeAll": False, "multi": False, "options": [],
-            })
+            variables.append(
+                dashboard_builders.QueryVariable("model").label("Model").datasource(DATASOURCE)
+                .query({"query": MODEL_QUERY, "refId": "PrometheusVariableQueryEditor-VariableQuery", "qryType": 1})
+                .refresh(models.VariableRefresh.ON_TIME_RANGE_CHANGED).sort(models.VariableSort.ALPHABETICAL_ASC)
+                .include_all(False).multi(False))
         return variables
 
-    def _annotations(self) -> list[dict[str, Any]]:
-        annotations: list[dict[str, Any]] = [
-            {  # Grafana's own annotations (dashboard edits, manual notes)
-                "builtIn": 1, "datasource": {"type": "grafana", "uid": "-- Grafana --"},
-                "enable": True, "hide": True, "iconColor": "rgba(0, 211, 255, 1)",
-                "name": "Annotations & Alerts", "type": "dashboard",
-            },
-            {  # posted by the swap scenario through grafana.annotate(..., tags=["swap"])
-                "name": "Model swaps", "datasource": {"type": "grafana", "uid": "-- Grafana --"},
-                "enable": True, "hide": False, "iconColor": "orange",
-                "target": {"type": "tags", "tags": ["swap"], "matchAny": True, "limit": 100},
-            },
+    def _annotations(self) -> list[dashboard_builders.AnnotationQuery]:
+        return [
+            # Grafana's own annotations (dashboard edits, manual notes)
+            dashboard_builders.AnnotationQuery().name("Annotations & Alerts").datasource(GRAFANA).enable(True)
+            .hide(True).icon_color("rgba(0, 211, 255, 1)").type("dashboard").built_in(1),
+            # posted by the swap scenario through grafana.annotate(..., tags=["swap"])
+            dashboard_builders.AnnotationQuery().name("Model swaps").datasource(GRAFANA).enable(True).hide(False)
+            .icon_color("orange")
+            .target(dashboard_builders.AnnotationTarget().type("tags").tags(["swap"]).match_any(True).limit(100)),
+            *(annotation.builder() for annotation in self.annotations),
         ]
-        return annotations + [annotation.to_json() for annotation in self.annotations]

@@ -91,7 +91,7 @@ def export_savedmodel(
     records = write_warmup(out_dir / EXTRA / WARMUP_FILE, schema, model_name, warmup_requests)
     metadata = {
         "model_name": model_name,
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "keras_model": {"file": Path(model_path).name, "fingerprint": file_sha256(Path(model_path))},
         "signature": {SIGNATURE: signature_spec(schema)},
         "schema": {

@@ -79,7 +79,9 @@ class Load:
         import aiohttp
         from tensorflow_serving.apis import prediction_service_pb2_grpc
 
-        ssl_context = ssl.create_default_context(cafile=self.access.ca_file) if self.access.ca_file else None
+        # True: aiohttp's default verification (only https URLs use it).
+        ssl_context: ssl.SSLContext | bool = (ssl.create_default_context(cafile=self.access.ca_file)
+                                              if self.access.ca_file else True)
         headers = {"Content-Type": "application/json", **self.access.headers()}
         metadata = self.access.grpc_metadata()
         channel = self.access.grpc_aio_channel(self.grpc_target) if self.grpc_clients else None
@@ -91,7 +93,7 @@ class Load:
                 async with session.post(url, data=body, headers=headers, ssl=ssl_context) as reply:
                     payload = await reply.read()
                     return "ok" if reply.status == 200 and b"predictions" in payload else f"rest_{reply.status}"
-            except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+            except (TimeoutError, aiohttp.ClientError) as error:
                 return f"rest_{type(error).__name__}"
 
         async def grpc_send(request: Any) -> str:

@@ -146,6 +146,7 @@ def write_html(run_dir: Path, title: str, sections: Sequence[tuple[str, Sequence
         data = base64.b64encode(image.read_bytes()).decode()
         parts.append(f"<h3>{html.escape(image.stem.replace('_', ' '))}</h3>"
                      f"<img alt='{html.escape(image.stem)}' src='data:image/png;base64,{data}'>")
+    parts += _dashboard_section(run_dir)
     locust_reports = sorted(p.name for p in run_dir.glob("*.html") if p.name != "report.html")
     if locust_reports:
         links = "".join(f"<li><a href='{html.escape(n)}'>{html.escape(n)}</a></li>" for n in locust_reports)
@@ -155,3 +156,16 @@ def write_html(run_dir: Path, title: str, sections: Sequence[tuple[str, Sequence
     path = run_dir / "report.html"
     path.write_text("".join(parts))
     return path
+
+
+def _dashboard_section(run_dir: Path) -> list[str]:
+    """The dashboards over this run, drawn from the project's Prometheus (or why they are not)."""
+    from .. import settings
+    from ..dashboards.preview import report_previews
+
+    images, note = report_previews(run_dir, settings.prometheus_url(), settings.model_name(), time.time())
+    parts = [f"<h2>Dashboards (preview)</h2><p>{html.escape(note)}</p>"]
+    for image in images:
+        data = base64.b64encode(image.read_bytes()).decode()
+        parts.append(f"<img alt='{html.escape(image.stem)}' src='data:image/png;base64,{data}'>")
+    return parts

@@ -45,7 +45,7 @@ async def malformed_burst(rest_url: str, model: str, recorder: Recorder, count: 
                 async with session.post(f"{rest_url}/v1/models/{model}:predict", data=body) as reply:
                     shaped = "error" in json.loads(await reply.read())
                     recorder.record(f"malformed_{reply.status}" + ("" if shaped else "_unshaped"))
-            except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
+            except (TimeoutError, aiohttp.ClientError, ValueError) as error:
                 recorder.record(f"malformed_{type(error).__name__}")
 
 

@@ -12,7 +12,7 @@ runs it, and `make serve` starts it next to Alertmanager.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeGuard
 
@@ -54,7 +54,7 @@ async def receive(request: web.Request) -> web.Response:
         return web.json_response(
             {"error": "expected an Alertmanager webhook notification: a JSON object with status "
                       "'firing' or 'resolved' and a list of alerts"}, status=400)
-    record = {"received_at": datetime.now(timezone.utc).isoformat(), **payload}
+    record = {"received_at": datetime.now(UTC).isoformat(), **payload}
     path = request.app[NOTIFICATIONS_FILE]
     # One write of one line per notification, from the one event loop: lines never interleave.
     with path.open("a") as file:
