@@ -146,3 +146,5 @@ def test_every_panel_query_returns_data(locust_traffic, tmp_path: Path) -> None:
     assert all(any(q.needs_gpu for q in d.panel.queries) and d.note.startswith("no data: no GPU here")
                for _, d in empty), "\n".join(text for text, _ in empty)
     assert all(p.path.is_file() for p in previews)
+    lifecycle = next(p for p in previews if p.dashboard == "model-lifecycle.json")
+    assert {m.annotation.name for m in lifecycle.marks} == {"Version loaded", "Alerts firing"}, lifecycle.marks

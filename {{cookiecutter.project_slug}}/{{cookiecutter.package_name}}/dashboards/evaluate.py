@@ -20,7 +20,7 @@ import requests
 import yaml
 
 from ..errors import DashboardError
-from .panels import Dashboard, Panel, Query
+from .panels import Annotation, Dashboard, Panel, Query
 
 # Points per graph: Grafana asks for about one per pixel column; a preview needs far fewer.
 MAX_POINTS = 240
@@ -182,3 +182,31 @@ def last_run_window(reports_dir: Path, now: float | None = None) -> tuple[float,
         return None
     start, end, folder = max(runs)
     return start, min(max(end, start + 60), now), folder
+
+
+@dataclass(frozen=True)
+class Marks:
+    """Where an annotation query had a series: (start, end) regions in Unix seconds."""
+
+    annotation: Annotation
+    regions: list[tuple[float, float]]
+
+
+def evaluate_marks(dashboard: Dashboard, prometheus: Prometheus, model: str, window: Window) -> list[Marks]:
+    """The dashboard's Prometheus annotations as regions (a failed one is left out: marks are extras)."""
+    found = []
+    for annotation in dashboard.annotations:
+        try:
+            result = prometheus.query_range(substitute(annotation.expr, model, window), window)
+        except QueryError:
+            continue
+        times = sorted({float(t) for item in result for t, _ in item.get("values", [])})
+        regions: list[tuple[float, float]] = []
+        for t in times:  # consecutive steps join one region
+            if regions and t - regions[-1][1] <= 1.5 * window.step:
+                regions[-1] = (regions[-1][0], t)
+            else:
+                regions.append((t, t))
+        if regions:
+            found.append(Marks(annotation, regions))
+    return found

@@ -2,7 +2,9 @@
 panels on Grafana's 24-column grid, from the data its queries return on Prometheus (evaluate.py).
 
 A preview, not Grafana: time series, stat values and heatmaps with each panel's legend, unit and
-thresholds; no tooltips, annotations or variables to change. Where Docker runs, `make serve` in
+thresholds, and the dashboard's Prometheus annotations (alerts firing, versions loaded) as bands
+behind the graphs; no tooltips, no Grafana-stored annotations (the swap marks), no variables to
+change. Where Docker runs, `make serve` in
 compose mode also starts Grafana with the real dashboards.
 """
 
@@ -25,7 +27,7 @@ from matplotlib.axes import Axes
 
 from ..errors import DashboardError
 from .definitions import DASHBOARDS
-from .evaluate import RUN_FOLDER, PanelData, Prometheus, Series, Window, evaluate
+from .evaluate import RUN_FOLDER, Marks, PanelData, Prometheus, Series, Window, evaluate, evaluate_marks
 from .panels import Dashboard, Panel
 
 ROW_INCHES = 0.42  # one Grafana grid row (30 px)
@@ -72,10 +74,19 @@ class Preview:
     dashboard: str
     path: Path
     panels: list[PanelData]
+    marks: list[Marks]
 
     @property
     def empty(self) -> list[PanelData]:
         return [p for p in self.panels if not p.has_data]
+
+
+def _draw_marks(axis: Axes, marks: Sequence[Marks], step: float) -> None:
+    """Annotation regions behind a time series (Grafana draws them on every panel)."""
+    for mark in marks:
+        for start, end in mark.regions:
+            first, last = _dates([start - step / 2, end + step / 2])
+            axis.axvspan(first, last, color=mark.annotation.color, alpha=0.15, linewidth=0)
 
 
 def _draw_timeseries(axis: Axes, data: PanelData) -> None:
@@ -145,7 +156,7 @@ def _draw_heatmap(axis: Axes, data: PanelData) -> None:
     axis.tick_params(axis="x", labelsize=7)
 
 
-def draw_panel(axis: Axes, data: PanelData) -> None:
+def draw_panel(axis: Axes, data: PanelData, marks: Sequence[Marks] = (), step: float = 0.0) -> None:
     axis.set_title(data.panel.title, fontsize=9, loc="left")
     if not data.has_data:
         axis.set_axis_off()
@@ -153,18 +164,22 @@ def draw_panel(axis: Axes, data: PanelData) -> None:
                   wrap=True, transform=axis.transAxes)
         return
     {"stat": _draw_stat, "heatmap": _draw_heatmap}.get(data.panel.kind, _draw_timeseries)(axis, data)
+    if data.panel.kind == "timeseries":
+        _draw_marks(axis, marks, step)
 
 
-def draw(dashboard: Dashboard, panels: Sequence[PanelData], window: Window, path: Path) -> Path:
-    """One PNG, the panels where Grafana's grid puts them."""
+def draw(dashboard: Dashboard, panels: Sequence[PanelData], window: Window, path: Path,
+         marks: Sequence[Marks] = ()) -> Path:
+    """One PNG, the panels where Grafana's grid puts them, annotation regions behind the graphs."""
     rows = max((p.y + p.panel.height for p in panels), default=1)
     header = 2.2  # grid rows of title
     figure = plt.figure(figsize=(WIDTH_INCHES, (rows + header) * ROW_INCHES))
     total = rows + header
     figure.suptitle(dashboard.title, x=0.01, y=1 - 0.35 / total, ha="left", fontsize=14, fontweight="bold")
+    legend = "".join(f"   {m.annotation.color} bands: {m.annotation.name}" for m in marks)
     figure.text(0.01, 1 - 1.35 / total,
                 f"{window.describe()}   Preview of the Grafana dashboard '{dashboard.uid}', drawn from Prometheus "
-                "with matplotlib (no Grafana here); every panel runs the dashboard's own queries.",
+                f"with matplotlib (no Grafana here); every panel runs the dashboard's own queries.{legend}",
                 fontsize=8, color="dimgray")
     for data in panels:
         left = data.x / 24 + 0.035
@@ -172,7 +187,7 @@ def draw(dashboard: Dashboard, panels: Sequence[PanelData], window: Window, path
         top = 1 - (data.y + header) / total
         height = data.panel.height / total
         axis = figure.add_axes((left, top - height + 0.9 / total, width, height - 1.7 / total))
-        draw_panel(axis, data)
+        draw_panel(axis, data, marks, window.step)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=80)
     plt.close(figure)
@@ -188,8 +203,9 @@ def render(prometheus_url: str, model: str, start: float, end: float, out_dir: P
     previews = []
     for file_name, dashboard in dashboards.items():
         panels = evaluate(dashboard, prometheus, model, window)
-        path = draw(dashboard, panels, window, out_dir / file_name.replace(".json", ".png"))
-        previews.append(Preview(file_name, path, panels))
+        marks = evaluate_marks(dashboard, prometheus, model, window)
+        path = draw(dashboard, panels, window, out_dir / file_name.replace(".json", ".png"), marks)
+        previews.append(Preview(file_name, path, panels, marks))
     return previews
 
 
