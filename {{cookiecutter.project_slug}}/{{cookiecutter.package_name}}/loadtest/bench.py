@@ -34,6 +34,7 @@ from .closed_loop import Load, Recorder
 from .payloads import grpc_requests, rest_bodies
 from .preflight import newest_version
 from .resources import CpuMeter
+from .scenarios.common import server_flags
 from .stats import PERCENTILE_RULE, percentile
 
 LEVELS = (1, 16, 64)
@@ -155,9 +156,8 @@ def _drive(server_rest: str, server_grpc: str, model_name: str, protocol: str, b
 def embedded_cells(models_dir: Path, model_name: str, batching_file: Path | None, seconds: float, log_dir: Path,
                    say: Say, levels: tuple[int, ...] = LEVELS, rows: int = 1) -> list[Cell]:
     label = "batching on" if batching_file else "batching off"
-    flags = [f"--model_name={model_name}", f"--model_base_path={(models_dir / model_name).resolve()}"]
-    if batching_file is not None:
-        flags += ["--enable_batching", f"--batching_parameters_file={batching_file.resolve()}"]
+    # The flags `make serve` gives the server (compose's tfserving command), on this models folder.
+    flags = server_flags(models_dir.resolve(), batching=batching_file is not None, batching_file=batching_file)
     cells = []
     log_name = f"server-{label.replace(' ', '-')}" + (f"-{rows}rows" if rows > 1 else "")
     with ServerProcess(flags, log_dir / f"{log_name}.log") as server:
