@@ -7,6 +7,8 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,6 +114,21 @@ def require_prometheus_tool(name: str) -> str:
             pytest.fail(message + " and REQUIRE_PROMETHEUS=1")
         pytest.skip(message)
     return path
+
+
+@contextmanager
+def empty_prometheus(folder: Path, scrape_seconds: int = 1) -> Iterator[str]:
+    """A real Prometheus with nothing to scrape, in `folder`; yields its URL."""
+    from {{ cookiecutter.package_name }}.stack.prometheus import is_ready, prometheus_process
+
+    binary = require_prometheus_tool("prometheus")
+    (folder / "prometheus.yml").write_text(f"global:\n  scrape_interval: {scrape_seconds}s\n")
+    port = free_port()
+    with prometheus_process(binary, folder / "prometheus.yml", folder / "data", port, folder / "prometheus.log",
+                            cwd=folder) as prometheus:
+        prometheus.start()
+        prometheus.wait_until(lambda: is_ready(port), 30, "Prometheus")
+        yield f"http://127.0.0.1:{port}"
 
 
 def require_alertmanager() -> str:

@@ -26,9 +26,8 @@ from {{ cookiecutter.package_name }}.dashboards.definitions import (
 from {{ cookiecutter.package_name }}.dashboards.render import render_all
 from {{ cookiecutter.package_name }}.errors import DashboardError
 from {{ cookiecutter.package_name }}.settings import PROJECT_ROOT
-from {{ cookiecutter.package_name }}.stack.prometheus import is_ready, prometheus_process
 
-from ..helpers import grafana_substitute, require_prometheus_tool
+from ..helpers import empty_prometheus, grafana_substitute
 
 
 def test_generated_json_is_not_stale() -> None:
@@ -129,16 +128,9 @@ def test_every_query_is_accepted_by_prometheus(tmp_path: Path) -> None:
     """PromQL syntax of every panel and annotation, checked by a real (empty) Prometheus."""
     import requests
 
-    binary = require_prometheus_tool("prometheus")
-    (tmp_path / "prometheus.yml").write_text("global:\n  scrape_interval: 1s\n")
-    port = free_port()
-    with prometheus_process(binary, tmp_path / "prometheus.yml", tmp_path / "data", port, tmp_path / "prometheus.log",
-                            cwd=tmp_path) as prometheus:
-        prometheus.start()
-        prometheus.wait_until(lambda: is_ready(port), 30, "Prometheus")
+    with empty_prometheus(tmp_path) as url:
         exprs = [q.expr for d in DASHBOARDS.values() for p in d.panels for q in p.queries]
         exprs += [a.expr for d in DASHBOARDS.values() for a in d.annotations]
         for expr in exprs:
-            body = requests.get(f"http://127.0.0.1:{port}/api/v1/query",
-                                params={"query": grafana_substitute(expr, "ctr")}, timeout=5).json()
+            body = requests.get(f"{url}/api/v1/query", params={"query": grafana_substitute(expr, "ctr")}, timeout=5).json()
             assert body["status"] == "success", f"{expr}: {body.get('error')}"

@@ -21,9 +21,8 @@ from {{ cookiecutter.package_name }}.dashboards.panels import Dashboard, Panel, 
 from {{ cookiecutter.package_name }}.dashboards.preview import render, report_previews
 from {{ cookiecutter.package_name }}.errors import DashboardError
 from {{ cookiecutter.package_name }}.settings import PROJECT_ROOT
-from {{ cookiecutter.package_name }}.stack.prometheus import is_ready, prometheus_process
 
-from ..helpers import require_prometheus_tool
+from ..helpers import empty_prometheus
 
 
 def test_variables_are_filled_as_grafana_fills_them() -> None:
@@ -72,14 +71,7 @@ def test_no_prometheus_stops_before_writing(tmp_path: Path) -> None:
 
 
 def test_a_failed_query_or_an_empty_window_marks_its_panel_only(tmp_path: Path) -> None:
-    binary = require_prometheus_tool("prometheus")
-    (tmp_path / "prometheus.yml").write_text("global:\n  scrape_interval: 2s\n")
-    port = free_port()
-    with prometheus_process(binary, tmp_path / "prometheus.yml", tmp_path / "data", port, tmp_path / "prometheus.log",
-                            cwd=tmp_path) as prometheus:
-        prometheus.start()
-        prometheus.wait_until(lambda: is_ready(port), 30, "Prometheus")
-        url = f"http://127.0.0.1:{port}"
+    with empty_prometheus(tmp_path, scrape_seconds=2) as url:
         mixed = Dashboard("mixed", "Mixed", "A broken query next to working ones.", panels=(
             Panel("Broken", "A query Prometheus rejects.", (Query("sum(rate(x[$__rate_interval])"),)),
             Panel("Constant", "A query with data everywhere.", (Query("vector(3)", "three"),), unit="reqps"),
