@@ -89,6 +89,6 @@ def test_a_failed_query_or_an_empty_window_marks_its_panel_only(tmp_path: Path) 
     assert sorted(p.path.name for p in previews) == sorted(n.replace(".json", ".png") for n in DASHBOARDS)
     notes = {d.panel.title: d.note for p in previews for d in p.panels if not d.has_data}
     assert notes["GPU utilisation"].startswith("no data: no GPU here")
-    assert notes["Simulated users"].startswith("no data: no load generator exported metrics")
+    assert notes["Simulated users"].startswith("no data: Prometheus did not scrape the load generator's exporter")
     assert notes["Batches per second"] == "no data: no batch ran in this window (batching off, or no traffic)"
     assert all(p.path.is_file() for p in previews)

@@ -32,8 +32,8 @@ LOADED = sel(LOADS, MODEL_PATH, 'status="success"')
 
 # Why a dashboard's panels may be empty over a window (the preview says so).
 NO_BATCHES = "no batch ran in this window (batching off, or no traffic)"
-NO_LOAD_GENERATOR = ("no load generator exported metrics in this window (a load test run with its exporter on "
-                     "LOADTEST_METRICS_PORT, which Prometheus scrapes)")
+NO_LOAD_GENERATOR = ("Prometheus did not scrape the load generator's exporter (LOADTEST_METRICS_PORT) often enough "
+                     "in this window: no load test ran, or it was shorter than a few scrape intervals")
 
 
 # Red marks wherever an alert of compose/rules/alerts.yml fired: those about this model, and those

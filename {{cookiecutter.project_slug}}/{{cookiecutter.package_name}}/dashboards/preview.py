@@ -138,14 +138,15 @@ def _bucket_bound(series: Series) -> float:
     return float(series.labels.get("le", "inf").replace("+Inf", "inf"))
 
 
-def _draw_heatmap(axis: Axes, data: PanelData) -> None:
-    """Prometheus histogram buckets (cumulative counts per `le`) as counts per bucket over time."""
+def _draw_heatmap(axis: Axes, data: PanelData, step: float) -> None:
+    """Prometheus histogram buckets (cumulative counts per `le`) as counts per bucket over time,
+    each column one step wide around its sample."""
     buckets = sorted((s for s in data.series if "le" in s.labels), key=_bucket_bound)
     times = sorted({t for s in buckets for t in s.times})
     cumulative = [[dict(zip(s.times, s.values)).get(t, 0.0) for t in times] for s in buckets]
     counts = [[max(0.0, row[i] - (cumulative[b - 1][i] if b else 0.0)) for i in range(len(times))]
               for b, row in enumerate(cumulative)]
-    first, last = _dates([times[0], times[-1]])
+    first, last = _dates([times[0] - step / 2, times[-1] + step / 2])
     axis.imshow(counts, aspect="auto", origin="lower", cmap="Oranges", interpolation="nearest",
                 extent=(first, last, 0, len(buckets)))
     axis.set_yticks([b + 0.5 for b in range(len(buckets))],
@@ -156,15 +157,19 @@ def _draw_heatmap(axis: Axes, data: PanelData) -> None:
     axis.tick_params(axis="x", labelsize=7)
 
 
-def draw_panel(axis: Axes, data: PanelData, marks: Sequence[Marks] = (), step: float = 0.0) -> None:
+def draw_panel(axis: Axes, data: PanelData, marks: Sequence[Marks], step: float) -> None:
     axis.set_title(data.panel.title, fontsize=9, loc="left")
     if not data.has_data:
         axis.set_axis_off()
         axis.text(0.5, 0.5, data.note or "no data", ha="center", va="center", fontsize=8, color="dimgray",
                   wrap=True, transform=axis.transAxes)
         return
-    {"stat": _draw_stat, "heatmap": _draw_heatmap}.get(data.panel.kind, _draw_timeseries)(axis, data)
-    if data.panel.kind == "timeseries":
+    if data.panel.kind == "stat":
+        _draw_stat(axis, data)
+    elif data.panel.kind == "heatmap":
+        _draw_heatmap(axis, data, step)
+    else:
+        _draw_timeseries(axis, data)
         _draw_marks(axis, marks, step)
 
 
