@@ -71,10 +71,9 @@ def preview_command(prometheus: str, model: str, minutes: float | None, reports_
     from ..dashboards.preview import render
 
     now = time.time()
-    run = None if minutes else last_run_window(reports_dir, now)
     if minutes:
         start, end, source = now - minutes * 60, now, f"the last {minutes:g} minutes"
-    elif run is not None:
+    elif (run := last_run_window(reports_dir, now)) is not None:
         start, end, source = run[0], run[1], f"the last load-test run, {run[2]}"
     else:
         start, end, source = now - 15 * 60, now, f"the last 15 minutes (no load-test run under {reports_dir})"

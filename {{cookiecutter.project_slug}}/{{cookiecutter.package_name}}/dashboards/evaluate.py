@@ -20,12 +20,12 @@ import requests
 import yaml
 
 from ..errors import DashboardError
+from ..loadtest.report import run_started
 from .panels import Annotation, Dashboard, Panel, Query
 
 # Points per graph: Grafana asks for about one per pixel column; a preview needs far fewer.
 MAX_POINTS = 240
 GPU_NOTE = "no GPU here: DCGM's metrics exist only where the compose gpu profile runs"
-RUN_FOLDER = re.compile(r"^(\d{8}-\d{6})-")
 
 
 @dataclass(frozen=True)
@@ -173,9 +173,8 @@ def last_run_window(reports_dir: Path, now: float | None = None) -> tuple[float,
     now = time.time() if now is None else now
     runs = []
     for folder in reports_dir.glob("*-*") if reports_dir.is_dir() else []:
-        match = RUN_FOLDER.match(folder.name)
-        if folder.is_dir() and match:
-            start = time.mktime(time.strptime(match.group(1), "%Y%m%d-%H%M%S"))
+        start = run_started(folder)
+        if folder.is_dir() and start is not None:
             written = [p.stat().st_mtime for p in folder.rglob("*") if p.is_file()]
             runs.append((start, max(written, default=start), folder))
     if not runs:

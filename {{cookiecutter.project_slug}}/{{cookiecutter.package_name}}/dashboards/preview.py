@@ -4,15 +4,13 @@ panels on Grafana's 24-column grid, from the data its queries return on Promethe
 A preview, not Grafana: time series, stat values and heatmaps with each panel's legend, unit and
 thresholds, and the dashboard's Prometheus annotations (alerts firing, versions loaded) as bands
 behind the graphs; no tooltips, no Grafana-stored annotations (the swap marks), no variables to
-change. Where Docker runs, `make serve` in
-compose mode also starts Grafana with the real dashboards.
+change. Where Docker runs, `make serve` in compose mode also starts Grafana with the real dashboards.
 """
 
 from __future__ import annotations
 
 import math
 import re
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,8 +24,9 @@ import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 
 from ..errors import DashboardError
+from ..loadtest.report import run_started
 from .definitions import DASHBOARDS
-from .evaluate import RUN_FOLDER, Marks, PanelData, Prometheus, Series, Window, evaluate, evaluate_marks
+from .evaluate import Marks, PanelData, Prometheus, Series, Window, evaluate, evaluate_marks
 from .panels import Dashboard, Panel
 
 ROW_INCHES = 0.42  # one Grafana grid row (30 px)
@@ -99,15 +98,21 @@ def _draw_timeseries(axis: Axes, data: PanelData) -> None:
     bottom = data.panel.min * unit.scale if data.panel.min is not None else None
     top = data.panel.max * unit.scale if data.panel.max is not None else None
     axis.set_ylim(bottom=bottom, top=top)
-    axis.xaxis_date()
-    axis.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M:%S"))
-    axis.tick_params(labelsize=7)
+    _time_axis(axis)
+    axis.tick_params(axis="y", labelsize=7)
     if unit.suffix:
         axis.set_ylabel(unit.suffix.strip(), fontsize=7)
     axis.grid(alpha=0.3)
     labelled = data.series[:MAX_LEGEND]
     if labelled:
         axis.legend(fontsize=6, loc="upper left", ncol=2 if len(labelled) > 3 else 1, framealpha=0.6)
+
+
+def _time_axis(axis: Axes) -> None:
+    """An x axis of clock times (the data are matplotlib date numbers, see _dates)."""
+    axis.xaxis_date()
+    axis.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M:%S"))
+    axis.tick_params(axis="x", labelsize=7)
 
 
 def _dates(times: Sequence[float]) -> list[float]:
@@ -143,7 +148,8 @@ def _draw_heatmap(axis: Axes, data: PanelData, step: float) -> None:
     each column one step wide around its sample."""
     buckets = sorted((s for s in data.series if "le" in s.labels), key=_bucket_bound)
     times = sorted({t for s in buckets for t in s.times})
-    cumulative = [[dict(zip(s.times, s.values)).get(t, 0.0) for t in times] for s in buckets]
+    by_time = [dict(zip(s.times, s.values)) for s in buckets]
+    cumulative = [[values.get(t, 0.0) for t in times] for values in by_time]
     counts = [[max(0.0, row[i] - (cumulative[b - 1][i] if b else 0.0)) for i in range(len(times))]
               for b, row in enumerate(cumulative)]
     first, last = _dates([times[0] - step / 2, times[-1] + step / 2])
@@ -152,9 +158,7 @@ def _draw_heatmap(axis: Axes, data: PanelData, step: float) -> None:
     axis.set_yticks([b + 0.5 for b in range(len(buckets))],
                     [re.sub(r"\.0$", "", s.labels["le"]) for s in buckets], fontsize=6)
     axis.set_ylabel("bucket (le)", fontsize=7)
-    axis.xaxis_date()
-    axis.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M:%S"))
-    axis.tick_params(axis="x", labelsize=7)
+    _time_axis(axis)
 
 
 def draw_panel(axis: Axes, data: PanelData, marks: Sequence[Marks], step: float) -> None:
@@ -217,10 +221,9 @@ def render(prometheus_url: str, model: str, start: float, end: float, out_dir: P
 def report_previews(run_dir: Path, prometheus_url: str, model: str, now: float) -> tuple[list[Path], str]:
     """The dashboards over one load-test run (from the start in its folder's name to now), for its
     report: PNGs under run_dir/dashboards, and a line saying what they show or why there are none."""
-    match = RUN_FOLDER.match(run_dir.name)
-    if match is None:
+    start = run_started(run_dir)
+    if start is None:
         return [], "no dashboard preview: the run's folder name does not say when it started"
-    start = time.mktime(time.strptime(match.group(1), "%Y%m%d-%H%M%S"))
     try:
         previews = render(prometheus_url, model, start, max(now, start + 1), run_dir / "dashboards")
     except DashboardError as error:

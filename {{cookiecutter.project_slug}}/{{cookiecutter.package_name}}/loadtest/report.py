@@ -7,6 +7,7 @@ import base64
 import html
 import json
 import math
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -23,9 +24,21 @@ def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+# A run's folder: reports_dir/<local start time, RUN_STAMP>-<scenario>.
+RUN_STAMP = "%Y%m%d-%H%M%S"
+RUN_FOLDER = re.compile(r"^(\d{8}-\d{6})-")
+
+
 def run_dir_path(reports_dir: Path, scenario: str) -> Path:
     """reports_dir/<timestamp>-<scenario>: where a run of `scenario` started now writes (not made yet)."""
-    return reports_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{scenario}"
+    return reports_dir / f"{time.strftime(RUN_STAMP)}-{scenario}"
+
+
+def run_started(run_dir: Path) -> float | None:
+    """When the run writing into `run_dir` started (Unix seconds), from the folder's name; None for
+    a folder not named like a run's."""
+    match = RUN_FOLDER.match(run_dir.name)
+    return time.mktime(time.strptime(match.group(1), RUN_STAMP)) if match else None
 
 
 def new_run_dir(reports_dir: Path, scenario: str) -> Path:
@@ -142,10 +155,7 @@ def write_html(run_dir: Path, title: str, sections: Sequence[tuple[str, Sequence
     parts += [f"<p class='warning'>{html.escape(text)}</p>" for text in notes]
     for heading, rows, columns in sections:
         parts.append(f"<h2>{html.escape(heading)}</h2>{_html_table(rows, columns)}")
-    for image in images:
-        data = base64.b64encode(image.read_bytes()).decode()
-        parts.append(f"<h3>{html.escape(image.stem.replace('_', ' '))}</h3>"
-                     f"<img alt='{html.escape(image.stem)}' src='data:image/png;base64,{data}'>")
+    parts += [f"<h3>{html.escape(image.stem.replace('_', ' '))}</h3>{_embedded(image)}" for image in images]
     parts += _dashboard_section(run_dir)
     locust_reports = sorted(p.name for p in run_dir.glob("*.html") if p.name != "report.html")
     if locust_reports:
@@ -164,8 +174,10 @@ def _dashboard_section(run_dir: Path) -> list[str]:
     from ..dashboards.preview import report_previews
 
     images, note = report_previews(run_dir, settings.prometheus_url(), settings.model_name(), time.time())
-    parts = [f"<h2>Dashboards (preview)</h2><p>{html.escape(note)}</p>"]
-    for image in images:
-        data = base64.b64encode(image.read_bytes()).decode()
-        parts.append(f"<img alt='{html.escape(image.stem)}' src='data:image/png;base64,{data}'>")
-    return parts
+    return [f"<h2>Dashboards (preview)</h2><p>{html.escape(note)}</p>", *(_embedded(image) for image in images)]
+
+
+def _embedded(image: Path) -> str:
+    """A PNG as an <img> that carries its data (the report reads offline)."""
+    data = base64.b64encode(image.read_bytes()).decode()
+    return f"<img alt='{html.escape(image.stem)}' src='data:image/png;base64,{data}'>"
