@@ -73,9 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
     add("--batching_parameters_file", default="")
     flag("enable_model_warmup", True, "replay assets.extra/tf_serving_warmup_requests before serving")
     add("--monitoring_config_file", default="")
-    add("--tensorflow_intra_op_parallelism", type=int, default=0)
-    add("--tensorflow_inter_op_parallelism", type=int, default=0)
-    add("--tensorflow_session_parallelism", type=int, default=0)
+    add("--tensorflow_intra_op_parallelism", type=int, default=0,
+        help="threads that run one op (0: auto, one per core); see session_threads()")
+    add("--tensorflow_inter_op_parallelism", type=int, default=0, help="ops run at once (0: auto)")
+    add("--tensorflow_session_parallelism", type=int, default=0,
+        help="both of the above, when neither is set (0: auto)")
     flag("allow_version_labels_for_unavailable_models", False, "allow labels on versions not yet AVAILABLE")
     flag("flush_filesystem_caches", True, "accepted for compatibility")
     add("--num_load_threads", type=int, default=0)
@@ -112,6 +114,11 @@ def parse_flags(argv: list[str]) -> argparse.Namespace:
         raise FlagError("--batching_parameters_file is set without setting --enable_batching to true")
     if not flags.model_config_file and not flags.model_base_path:
         raise FlagError("Both server_options.model_base_path and server_options.model_config_file are empty!")
+    if min(flags.tensorflow_intra_op_parallelism, flags.tensorflow_inter_op_parallelism,
+           flags.tensorflow_session_parallelism) > 0:
+        raise FlagError("Either configure server_options.tensorflow_session_parallelism or "
+                        "(server_options.tensorflow_intra_op_parallelism, server_options.tensorflow_inter_op_parallelism) "
+                        "separately. You cannot configure all.")
     for name in ("ssl_config_file", "ssl_cert_file", "ssl_key_file", "api_keys_file"):
         value = getattr(flags, name)
         if value and not Path(value).is_file():  # fail before loading models, naming the flag
@@ -126,6 +133,16 @@ def parse_flags(argv: list[str]) -> argparse.Namespace:
         if not 0 <= value < 65536:
             raise FlagError(f"--{name}={value} is not a TCP port")
     return flags
+
+
+def session_threads(flags: argparse.Namespace) -> tuple[int, int]:
+    """(intra-op, inter-op) threads of every model's Session, as TF Serving's server.cc sets them: the
+    two specific flags when either is set (the other one 0, auto), else --tensorflow_session_parallelism
+    for both; 0 lets TensorFlow use one thread per core."""
+    intra, inter = flags.tensorflow_intra_op_parallelism, flags.tensorflow_inter_op_parallelism
+    if intra > 0 or inter > 0:
+        return intra, inter
+    return flags.tensorflow_session_parallelism, flags.tensorflow_session_parallelism
 
 
 def map_base_path(path: str, mappings: list[tuple[str, str]]) -> Path:

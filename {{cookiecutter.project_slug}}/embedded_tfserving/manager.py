@@ -25,9 +25,9 @@ from tensorflow_serving.apis.get_model_status_pb2 import ModelVersionStatus
 
 from .batching import BatchOptions, BatchQueue
 from .errors import ServingError, from_exception
-from .flags import map_base_path
+from .flags import map_base_path, session_threads
 from .metrics import ServingMetrics
-from .servable import Servable
+from .servable import Servable, session_config
 from .validation import LabelMap, check_config
 from .warmup import run_warmup
 
@@ -96,6 +96,7 @@ class Manager:
         self.metrics = metrics
         self.executor = executor
         self.batch_options = batch_options
+        self.session_config = session_config(*session_threads(flags))
         self.models: dict[str, Model] = {}
         self.config: Any = None  # the ModelServerConfig applied last
         self.labels: LabelMap = {}  # model -> label -> version, as the last applied config set them
@@ -221,7 +222,7 @@ class Manager:
     def _load_blocking(self, version: Version) -> Servable:
         path = str(version.path)
         try:
-            servable = Servable(version.model, version.number, version.path)
+            servable = Servable(version.model, version.number, version.path, self.session_config)
         except ServingError:
             self.metrics.load_attempt_count.labels(path, "fail").inc()
             raise

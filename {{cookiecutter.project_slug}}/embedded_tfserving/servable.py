@@ -1,20 +1,27 @@
-"""One loaded model version: its SignatureDefs (as TF Serving reports them) and a way to run them.
+"""One loaded model version, as TF Serving's SavedModelBundle holds it: its SignatureDefs (as TF
+Serving reports them) and a Session that runs them.
 
-Any SavedModel runs through TensorFlow itself: `tf.saved_model.load` exposes every SignatureDef
-as a function, TF1 graphs (like TF Serving's half_plus_two test models) included. Models exported by
-TF 1.0 (GraphDef producer <= 21, like half_plus_three) get their legacy shapes read as TF Serving
-reads them first (legacy_savedmodel.py).
+TF Serving loads a version with TensorFlow's C++ `LoadSavedModel`: the MetaGraphDef tagged `serve`
+imported into a new Session (at the GraphDef's own producer version, so TF 1.0-era graphs keep
+their version's shape rules), the saver's restore op run, then the init op; it never reads the
+SavedModel's object graph. Requests run through `Session::Run`, fed and fetched by the
+SignatureDef's tensor names. Here TensorFlow's own TF1 loader (`tf.compat.v1.saved_model.loader`)
+does the same steps in a `tf.compat.v1.Session`, so a model TF Serving cannot run (a Keras 3 model
+saved inside a `tf.Module`: its variables are never restored) fails here too, and one that runs
+here runs there. `tf.saved_model.load`, which rebuilds Python objects from the object graph, is
+more lenient and is not used.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .errors import ServingError, from_exception
-from .legacy_savedmodel import load_rewritten, needs_rewrite
 
 SERVE_TAG = "serve"
 DEFAULT_SIGNATURE = "serving_default"
@@ -44,25 +51,52 @@ def read_serve_meta_graph(version_dir: Path) -> Any:
                                     f"CLI: `saved_model_cli`; tag-sets found: {found}")
 
 
-class Servable:
-    """A loaded version; `run` is blocking and thread-safe (TensorFlow releases the GIL)."""
+def session_config(intra_op_threads: int = 0, inter_op_threads: int = 0) -> Any:
+    """The ConfigProto TF Serving gives its sessions (0: TensorFlow picks, one thread per core)."""
+    import tensorflow as tf
 
-    def __init__(self, name: str, version: int, path: Path) -> None:
-        import tensorflow as tf
+    return tf.compat.v1.ConfigProto(intra_op_parallelism_threads=intra_op_threads,
+                                    inter_op_parallelism_threads=inter_op_threads)
+
+
+def load_session(path: Path, config: Any = None) -> Any:
+    """A Session holding the `serve` MetaGraphDef at path, restored and initialised (LoadSavedModel's steps)."""
+    import tensorflow as tf
+    from tensorflow.python.util import deprecation
+
+    graph = tf.Graph()
+    session = tf.compat.v1.Session(graph=graph, config=config)
+    try:
+        # The TF1 loader is deprecated in favour of tf.saved_model.load, which is exactly the lenient
+        # object-graph path TF Serving does not take: keep its notice out of the server's log.
+        with graph.as_default(), deprecation.silence():
+            tf.compat.v1.saved_model.loader.load(session, [SERVE_TAG], str(path))
+    except BaseException:
+        session.close()
+        raise
+    return session
+
+
+# A signature's runner: the signature's input values in `feeds` order -> its output values in `fetches` order.
+Runner = tuple[Callable[..., list[Any]], tuple[str, ...], tuple[str, ...]]
+
+
+class Servable:
+    """A loaded version; `run` is blocking and thread-safe (the Session releases the GIL while it runs)."""
+
+    def __init__(self, name: str, version: int, path: Path, config: Any = None) -> None:
         from tensorflow.core.framework import types_pb2
 
         self.name, self.version, self.path = name, version, path
         meta_graph = read_serve_meta_graph(path)
-        self.signature_defs = dict(meta_graph.signature_def)  # the file's own, also for legacy models
+        self.signature_defs = dict(meta_graph.signature_def)
         try:
-            if needs_rewrite(meta_graph):
-                self._loaded = load_rewritten(path, [SERVE_TAG])
-            else:
-                self._loaded = tf.saved_model.load(str(path), tags=[SERVE_TAG])
-        except Exception as error:
-            raise ServingError("INTERNAL", f"Failed to load SavedModel at {path}: {error}") from None
-        self._functions = dict(self._loaded.signatures)
-        self._tf = tf
+            self._session = load_session(path, config)
+        except Exception as error:  # the loader's status code and the kernel's text, as TF Serving reports them
+            failure = from_exception(error)
+            raise ServingError(failure.code, f"Failed to load SavedModel at {path}: {failure.message}") from None
+        self._runners: dict[str, Runner] = {}
+        self._lock = threading.Lock()
         self.input_dtypes = {
             key: {alias: types_pb2.DataType.Name(info.dtype) for alias, info in sig.inputs.items()}
             for key, sig in self.signature_defs.items()}
@@ -70,20 +104,38 @@ class Servable:
     def signature(self, name: str) -> Any:
         """The SignatureDef for `name` ("" = serving_default); FAILED_PRECONDITION if absent (gRPC wording)."""
         key = name or DEFAULT_SIGNATURE
-        if key not in self.signature_defs or key not in self._functions:
+        if key not in self.signature_defs:
             raise ServingError("FAILED_PRECONDITION", f'Serving signature key "{key}" not found.')
         return self.signature_defs[key]
 
+    def _runner(self, key: str) -> Runner:
+        """The signature as a callable of the Session (C++ Session::MakeCallable, fed and fetched by the
+        SignatureDef's tensor names), made on first use: as in TF Serving, a SignatureDef naming a
+        tensor the graph lacks fails its requests, not the load. Not Session.make_callable, which
+        checks fed shapes against the placeholders' in Python: Session::Run does not, so TF Serving
+        accepts a scalar for a [-1, 1] input."""
+        runner = self._runners.get(key)
+        if runner is None:
+            from tensorflow.core.protobuf import config_pb2
+
+            with self._lock:
+                signature = self.signature_defs[key]
+                feeds, fetches = tuple(sorted(signature.inputs)), tuple(sorted(signature.outputs))
+                options = config_pb2.CallableOptions(feed=[signature.inputs[alias].name for alias in feeds],
+                                                     fetch=[signature.outputs[alias].name for alias in fetches])
+                runner = self._runners[key] = (self._session._make_callable_from_options(options), feeds, fetches)
+        return runner
+
     def run(self, signature: str, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Run a signature on inputs by alias (all of its inputs: inference.py fills the defaults in)."""
         key = signature or DEFAULT_SIGNATURE
-        function = self._functions[key]  # inputs were checked against the signature (inference.py)
         try:
-            feeds = {alias: self._tf.constant(value) for alias, value in inputs.items()}
-            outputs = function(**feeds)
+            function, feeds, fetches = self._runner(key)
+            values = function(*(inputs[alias] for alias in feeds))
         except Exception as error:
             raise from_exception(error) from None
-        return {alias: np.asarray(tensor.numpy()) for alias, tensor in outputs.items()}  # a 0-d string is bytes
+        return {alias: np.asarray(value) for alias, value in zip(fetches, values)}  # a 0-d string is bytes
 
     def release(self) -> None:
-        self._functions.clear()
-        self._loaded = None
+        self._runners.clear()
+        self._session.close()

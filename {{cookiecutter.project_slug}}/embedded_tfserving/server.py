@@ -18,6 +18,7 @@ from .auth import ApiKeys, GrpcApiKeys
 from .batching import BatchOptions
 from .config import DEFAULT_PROMETHEUS_PATH, read_batching_parameters, read_model_server_config, read_monitoring_config
 from .errors import ServingError, StartupError
+from .flags import session_threads
 from .grpc_service import add_services
 from .limits import ELEMENTS_PER_BYTE
 from .manager import Manager
@@ -47,14 +48,14 @@ def initial_config(flags: Any) -> Any:
 
 
 def configure_tensorflow(flags: Any) -> None:
+    """The flags' thread counts, set before TensorFlow makes its first device: its intra-op and inter-op
+    thread pools are process-wide, sized by the first session or eager context (TF Serving's first
+    session carries the same flags)."""
     import tensorflow as tf
 
-    intra = flags.tensorflow_intra_op_parallelism or flags.tensorflow_session_parallelism
-    inter = flags.tensorflow_inter_op_parallelism or flags.tensorflow_session_parallelism
-    if intra:
-        tf.config.threading.set_intra_op_parallelism_threads(intra)
-    if inter:
-        tf.config.threading.set_inter_op_parallelism_threads(inter)
+    intra, inter = session_threads(flags)
+    tf.config.threading.set_intra_op_parallelism_threads(intra)
+    tf.config.threading.set_inter_op_parallelism_threads(inter)
 
 
 def metrics_path(flags: Any) -> str | None:

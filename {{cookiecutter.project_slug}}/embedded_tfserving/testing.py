@@ -11,6 +11,8 @@ version in place as a publisher must: atomically.
 - `place_version`: copy a version folder beside the others under a name the server ignores, then
   rename it to its number, so the server never sees it half-copied.
 - `wait_for`: poll a condition until it holds, failing the test with what it waited for.
+- `tf_serving_testdata_dir`: where TF Serving's own test models are (TF_SERVING_TESTDATA, else a
+  `shared/fixtures/tf_serving_testdata` beside an ancestor of the working folder or of this file).
 """
 
 from __future__ import annotations
@@ -189,3 +191,15 @@ def wait_for(condition: Callable[[], object], what: str, timeout: float = 120, i
         if time.monotonic() > deadline:
             raise AssertionError(f"gave up waiting for {what}")
         time.sleep(interval)
+
+
+def tf_serving_testdata_dir() -> Path | None:
+    """TF Serving's test models (saved_model_half_plus_two_2_versions, ...), if they are here."""
+    if os.environ.get("TF_SERVING_TESTDATA"):
+        return Path(os.environ["TF_SERVING_TESTDATA"])
+    for start in (Path.cwd(), Path(__file__).resolve()):
+        for folder in (start, *start.parents):
+            candidate = folder / "shared" / "fixtures" / "tf_serving_testdata"
+            if candidate.is_dir():
+                return candidate
+    return None

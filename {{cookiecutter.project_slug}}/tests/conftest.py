@@ -10,7 +10,7 @@ import pytest
 
 from {{ cookiecutter.package_name }}.data.schema import Schema, load_schema
 
-from .helpers import PORT_SETTINGS, PublishedModel, publish_tiny_model, scratch_project
+from .helpers import PORT_SETTINGS, PublishedModel, export_in_tf_module, publish_tiny_model, scratch_project
 
 
 @pytest.fixture(scope="session")
@@ -22,6 +22,13 @@ def schema() -> Schema:
 def published_model(tmp_path_factory: pytest.TempPathFactory) -> PublishedModel:
     """A CTR model published as <models_dir>/<name>/1 (name from MODEL_NAME, else "ctr"). Do not modify it."""
     return publish_tiny_model(tmp_path_factory.mktemp("published"), os.environ.get("MODEL_NAME") or "ctr")
+
+
+@pytest.fixture(scope="session")
+def tf_module_export(published_model: PublishedModel, schema: Schema, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """published_model's Keras model written the old way, which TF Serving cannot run (helpers.export_in_tf_module)."""
+    return export_in_tf_module(published_model.artifacts_dir / "model.keras", tmp_path_factory.mktemp("tf_module") / "export",
+                               schema, published_model.name)
 
 
 @pytest.fixture

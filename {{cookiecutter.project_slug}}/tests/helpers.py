@@ -50,6 +50,36 @@ def publish_tiny_model(root: Path, name: str, rows: int = 4000, epochs: int = 1,
     return PublishedModel(name, models_dir, models_dir / name, version, artifacts_dir)
 
 
+def export_in_tf_module(model_path: Path, out_dir: Path, schema: Schema, model_name: str, warmup_requests: int = 20) -> Path:
+    """The SavedModel as this project wrote it before, and as many tutorials still do: the Keras 3 model
+    held by a tf.Module, written with tf.saved_model.save, plus the usual warmup records. It loads in
+    Python (tf.saved_model.load) but TensorFlow's C++ loader, the one TF Serving runs, never restores
+    its variables: every request, warmup first, fails with "Could not find variable ...". The fixture
+    of every check that must catch it."""
+    import keras
+    import tensorflow as tf
+
+    from {{ cookiecutter.package_name }}.export.savedmodel import EXTRA
+    from {{ cookiecutter.package_name }}.export.warmup import WARMUP_FILE, write_warmup
+
+    model = keras.saving.load_model(model_path, compile=False)
+
+    class Serving(tf.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        @tf.function(input_signature=[tf.TensorSpec([None, len(schema.dense)], tf.float32, name="dense"),
+                                      tf.TensorSpec([None, len(schema.categorical)], tf.string, name="categorical")])
+        def serve(self, dense: tf.Tensor, categorical: tf.Tensor) -> dict[str, tf.Tensor]:
+            return {"probability": tf.reshape(self.model({"dense": dense, "categorical": categorical}), [-1])}
+
+    module = Serving()
+    tf.saved_model.save(module, str(out_dir), signatures={"serving_default": module.serve})
+    write_warmup(out_dir / EXTRA / WARMUP_FILE, schema, model_name, warmup_requests)
+    return out_dir
+
+
 def scratch_project(root: Path, models_dir: Path | None = None, **settings: str) -> Path:
     """A project root holding .env (free ports, `settings` on top) and compose/; models/ empty or linked."""
     root.mkdir(parents=True, exist_ok=True)

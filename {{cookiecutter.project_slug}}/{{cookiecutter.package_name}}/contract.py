@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from tensorflow_serving.apis.predict_pb2 import PredictRequest
 
 SIGNATURE = "serving_default"
+# The SignatureDef method name of TF Serving's Predict API (signature_constants.PREDICT_METHOD_NAME).
+PREDICT_METHOD = "tensorflow/serving/predict"
 OUTPUT = "probability"
 # State names of a servable version in the status API (ModelVersionStatus.State): serving, and
 # done (unloaded, or failed to load: then its status carries the error).

@@ -20,7 +20,13 @@ from pathlib import Path
 import pytest
 
 from embedded_tfserving.process import ServerProcess
-from embedded_tfserving.testing import place_version, write_batching_parameters, write_tf1_model, write_tf2_model
+from embedded_tfserving.testing import (
+    place_version,
+    tf_serving_testdata_dir,
+    write_batching_parameters,
+    write_tf1_model,
+    write_tf2_model,
+)
 
 from .support import MODEL
 
@@ -37,19 +43,9 @@ HALF_PLUS_TWO_CONFIG = """model_config_list {
 """
 
 
-def testdata_dir() -> Path | None:
-    if os.environ.get("TF_SERVING_TESTDATA"):
-        return Path(os.environ["TF_SERVING_TESTDATA"])
-    for folder in Path(__file__).resolve().parents:
-        candidate = folder / "shared" / "fixtures" / "tf_serving_testdata"
-        if candidate.is_dir():
-            return candidate
-    return None
-
-
 @pytest.fixture(scope="session")
 def tf_serving_testdata() -> Path:
-    found = testdata_dir()
+    found = tf_serving_testdata_dir()
     if found is None or not (found / HALF_PLUS_TWO).is_dir():
         pytest.skip("TF Serving's test models not found: set TF_SERVING_TESTDATA or keep ../shared beside the project")
     return found

@@ -28,10 +28,9 @@ import pytest
 import requests
 
 from embedded_tfserving.process import ServerProcess
-from embedded_tfserving.testing import wait_for, write_json_model
+from embedded_tfserving.testing import tf_serving_testdata_dir, wait_for, write_json_model
 
 from .conftest import HALF_PLUS_TWO
-from .conftest import testdata_dir as find_testdata
 
 pytestmark = pytest.mark.slow
 
@@ -56,7 +55,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("json_conformance")
     write_json_model(folder / "json" / "1")
     models = [("json", folder / "json")]
-    testdata = find_testdata()
+    testdata = tf_serving_testdata_dir()
     if testdata is not None and (testdata / HALF_PLUS_TWO).is_dir():
         models.append(("half_plus_two", testdata / HALF_PLUS_TWO))
     config = folder / "models.config"

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from collections import Counter
+from pathlib import Path
 
+import psutil
 import pytest
 
 from embedded_tfserving.config import parse_batching_parameters, parse_monitoring_config
 from embedded_tfserving.errors import ConfigError, FlagError
-from embedded_tfserving.flags import map_base_path, parse_flags
-from embedded_tfserving.process import PACKAGE_PARENT
+from embedded_tfserving.flags import map_base_path, parse_flags, session_threads
+from embedded_tfserving.process import PACKAGE_PARENT, ServerProcess
+from embedded_tfserving.testing import place_version
 
 
 def test_defaults_are_tf_servings() -> None:
@@ -42,6 +47,36 @@ def test_the_server_exits_non_zero_on_an_unknown_flag() -> None:
     result = subprocess.run([sys.executable, "-m", "embedded_tfserving", "--model_base_path=/m", "--bogus=1"],
                             cwd=PACKAGE_PARENT, capture_output=True, text=True, timeout=60)
     assert result.returncode != 0 and "--bogus" in result.stderr
+
+
+@pytest.mark.parametrize(("intra", "inter", "session", "threads"), [
+    (0, 0, 0, (0, 0)),  # TensorFlow picks: one thread per core
+    (0, 0, 3, (3, 3)),  # --tensorflow_session_parallelism sets both
+    (2, 0, 4, (2, 0)),  # either specific flag wins, and the other stays auto (server.cc)
+    (0, 5, 4, (0, 5)),
+])
+def test_session_threads_follow_tf_servings_rules(intra: int, inter: int, session: int, threads: tuple[int, int]) -> None:
+    flags = parse_flags(["--model_base_path=/m", f"--tensorflow_intra_op_parallelism={intra}",
+                         f"--tensorflow_inter_op_parallelism={inter}", f"--tensorflow_session_parallelism={session}"])
+    assert session_threads(flags) == threads
+
+
+def test_all_three_thread_flags_are_refused_as_tf_serving_refuses_them() -> None:
+    with pytest.raises(FlagError, match=r"^Either configure server_options.tensorflow_session_parallelism or "):
+        parse_flags(["--model_base_path=/m", "--tensorflow_intra_op_parallelism=1",
+                     "--tensorflow_inter_op_parallelism=1", "--tensorflow_session_parallelism=1"])
+
+
+def test_the_session_runs_ops_on_as_many_threads_as_the_flags_say(tf1_model: Path, tmp_path: Path) -> None:
+    # TensorFlow names its inter-op threads tf_Compute; its default is one per core, so one more is the flag's.
+    wanted = (os.cpu_count() or 1) + 1
+    place_version(tf1_model, tmp_path / "hp2", 1)
+    flags = ["--model_name=hp2", f"--model_base_path={tmp_path / 'hp2'}", f"--tensorflow_session_parallelism={wanted}"]
+    with ServerProcess(flags, tmp_path / "server.log") as server:
+        server.start()
+        assert server.pid is not None
+        names = Counter(psutil.Process(thread.id).name() for thread in psutil.Process(server.pid).threads())
+    assert names["tf_Compute"] == wanted, names
 
 
 def test_base_path_map_uses_the_longest_prefix() -> None:

@@ -3,8 +3,9 @@ producer 21) served beside half_plus_two, as in tensorflow_model_server_test.py 
 
 The server tests speak only REST and gRPC: to run them against a real tensorflow_model_server, set
 SERVING_REST_URL and SERVING_GRPC_TARGET to one serving half_plus_two (saved_model_half_plus_two_2_versions,
-policy all) and half_plus_three (saved_model_half_plus_three) under those names. The unit tests at
-the end check, in-process, that the legacy-shape rule touches only what TF reads as legacy.
+policy all) and half_plus_three (saved_model_half_plus_three) under those names. The tests at the
+end check, in-process, that a version's graph is imported at its own GraphDef version, as TF's C++
+loader imports it, so TF 1.0-era shape rules apply to TF 1.0-era graphs only.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import grpc
 import pytest
@@ -29,17 +29,16 @@ from tensorflow_serving.apis import (
     regression_pb2,
 )
 
-from embedded_tfserving.legacy_savedmodel import (
-    LAST_PRODUCER_WITHOUT_SCALAR_PLACEHOLDERS,
-    needs_rewrite,
-    rewrite_legacy_shapes,
-)
+from embedded_tfserving.errors import ServingError
 from embedded_tfserving.process import ServerProcess
 from embedded_tfserving.servable import Servable, read_serve_meta_graph
 
 from .conftest import HALF_PLUS_TWO, Target
 
 HALF_PLUS_THREE = "saved_model_half_plus_three"
+# The last GraphDef version whose Placeholder `shape {}` means "unknown", not scalar
+# (tensorflow/core/ops/array_ops.cc, REGISTER_OP("Placeholder"): `graph_def_version() <= 21`).
+LAST_PRODUCER_WITHOUT_SCALAR_PLACEHOLDERS = 21
 REGRESS = "tensorflow/serving/regress"  # half_plus_three's second SignatureDef (its file; saved_model_cli)
 CONFIG = """model_config_list {
   config { name: "half_plus_two" base_path: "%s" model_platform: "tensorflow" model_version_policy { all {} } }
@@ -197,7 +196,7 @@ def test_half_plus_two_versions_still_load(channel: grpc.Channel, version: int) 
     assert {s.version for s in status.model_version_status} == {123, 124}
 
 
-# --- the legacy-shape rule, in-process ----------------------------------------------------------
+# --- the graph's own GraphDef version, in-process ------------------------------------------------
 
 def write_scalar_model(version_dir: Path) -> Path:
     """A TF1 SavedModel written now (a modern producer) whose input is a true scalar: y = 2x + 1."""
@@ -216,39 +215,22 @@ def write_scalar_model(version_dir: Path) -> Path:
     return version_dir
 
 
-@pytest.fixture(scope="module")
-def scalar_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_scalar_model(tmp_path_factory.mktemp("scalar") / "1")
+def with_producer(source: Path, target: Path, producer: int) -> Path:
+    """A copy of the SavedModel at source whose GraphDef claims to be written at `producer`."""
+    from tensorflow.core.protobuf import saved_model_pb2
 
-
-def placeholder_shape(meta_graph: Any, name: str) -> Any:
-    node = next(n for n in meta_graph.graph_def.node if n.name == name)
-    return node.attr["shape"].shape
-
-
-@pytest.mark.parametrize(("producer", "reads_as_unknown"), [
-    (0, True), (LAST_PRODUCER_WITHOUT_SCALAR_PLACEHOLDERS, True),
-    (LAST_PRODUCER_WITHOUT_SCALAR_PLACEHOLDERS + 1, False), (None, False)])  # None: the producer it was written with
-def test_scalar_placeholder_reads_as_unknown_only_up_to_producer_21(scalar_model: Path, producer: int | None,
-                                                                    reads_as_unknown: bool) -> None:
-    # array_ops.cc REGISTER_OP("Placeholder"): `graph_def_version() <= 21 && shape.dims() <= 0` -> unknown shape
-    meta_graph = read_serve_meta_graph(scalar_model)
-    assert meta_graph.graph_def.versions.producer > LAST_PRODUCER_WITHOUT_SCALAR_PLACEHOLDERS
-    if producer is not None:
+    shutil.copytree(source, target)
+    saved_model = saved_model_pb2.SavedModel.FromString((source / "saved_model.pb").read_bytes())
+    for meta_graph in saved_model.meta_graphs:
         meta_graph.graph_def.versions.producer = producer
-    assert needs_rewrite(meta_graph) is reads_as_unknown
-    assert rewrite_legacy_shapes(meta_graph) == int(reads_as_unknown)
-    shape = placeholder_shape(meta_graph, "x")
-    assert (shape.unknown_rank, list(shape.dim)) == (reads_as_unknown, [])
-    # a recorded scalar TensorInfo (`tensor_shape {}`, present) is never taken for a missing one
-    assert meta_graph.signature_def["serving_default"].inputs["x"].HasField("tensor_shape")
-    assert not meta_graph.signature_def["serving_default"].inputs["x"].tensor_shape.unknown_rank
+    (target / "saved_model.pb").write_bytes(saved_model.SerializeToString())
+    return target
 
 
-def test_modern_scalar_model_serves_as_before(scalar_model: Path) -> None:
+def test_modern_scalar_model_serves_as_before(tmp_path: Path) -> None:
     import numpy as np
 
-    servable = Servable("scalar", 1, scalar_model)
+    servable = Servable("scalar", 1, write_scalar_model(tmp_path / "1"))
     try:
         assert servable.run("", {"x": np.array(3.0, dtype=np.float32)})["y"].tolist() == 7.0
         assert servable.signature_defs["serving_default"].inputs["x"].tensor_shape.dim == []
@@ -256,13 +238,25 @@ def test_modern_scalar_model_serves_as_before(scalar_model: Path) -> None:
         servable.release()
 
 
-def test_which_test_models_take_the_rewrite(tf_serving_testdata: Path, half_plus_three_dir: Path) -> None:
-    legacy = read_serve_meta_graph(half_plus_three_dir / "00000123")
-    assert legacy.graph_def.versions.producer == 21 and needs_rewrite(legacy)
-    # Placeholders tf_example and x2 (`shape {}`), and the 4 TensorInfos of its 2 SignatureDefs (no tensor_shape)
-    assert rewrite_legacy_shapes(legacy) == 6 and not needs_rewrite(legacy)
-    for version in ("00000123", "00000124"):  # half_plus_two: TF 1.1, producer 23, shapes recorded
-        assert not needs_rewrite(read_serve_meta_graph(tf_serving_testdata / HALF_PLUS_TWO / version))
+@pytest.mark.parametrize(("producer", "loads"), [
+    (LAST_PRODUCER_WITHOUT_SCALAR_PLACEHOLDERS, True), (LAST_PRODUCER_WITHOUT_SCALAR_PLACEHOLDERS + 1, False)])
+def test_a_graph_is_imported_at_its_own_graphdef_version(half_plus_three_dir: Path, tmp_path: Path,
+                                                         producer: int, loads: bool) -> None:
+    # half_plus_three (producer 21) feeds a Placeholder written `shape {}` to ParseExample, which wants a
+    # vector: up to producer 21 that shape reads as unknown (array_ops.cc), past it as a scalar, and the
+    # import fails, as in TF's C++ loader. The same graph stamped 22 must fail: the rule is TensorFlow's.
+    import numpy as np
+
+    version = with_producer(half_plus_three_dir / "00000123", tmp_path / "123", producer)
+    if not loads:
+        with pytest.raises(ServingError, match="Shape must be rank 1 but is rank 0"):
+            Servable("half_plus_three", 123, version)
+        return
+    servable = Servable("half_plus_three", 123, version)
+    try:
+        assert servable.run("", {"x": np.array([2.0], dtype=np.float32)})["y"].tolist() == [4.0]
+    finally:
+        servable.release()
 
 
 def test_loading_leaves_the_model_folder_as_it_was(half_plus_three_dir: Path, tmp_path: Path) -> None:

@@ -1,6 +1,6 @@
 """`bench` end to end, shortened: every cell carries the server's and the load generator's CPU per
-request, each protocol's floor is measured in the same run, and the ranking-size cells report
-rows/s against the in-process ceiling."""
+request, each protocol's floor is measured in the same run, the ranking-size cells report rows/s
+against the in-process ceiling, and the model's load paths are measured side by side."""
 
 from __future__ import annotations
 
@@ -41,5 +41,12 @@ def test_bench_measures_server_cpu_floors_and_ranking_rows(published_model, tmp_
     assert "gRPC / REST (batching on), own work per request at 4 clients" in ratios
     assert ratios["gRPC batching on, 50 rows per request / in-process ceiling, rows/s"] > 0
     assert "server CPU per request at 4 clients" in done.stdout and "own work" in done.stdout
+    # The load paths: every (path, threads) configuration at every batch size, in the table and the ratios.
+    paths = {(c["path"], c["threads"], c["batch"]): c for c in report["load_paths"]}
+    assert set(paths) == {(p, t, b) for p in ("session", "object graph") for t in (0, 1) for b in (1, 16, 256)}
+    assert all(c["calls"] > 0 and c["cpu_us"] > 0 and c["wall_us"] > 0 for c in paths.values())
+    assert "object graph / session, CPU per call at batch 256" in report["load_path_ratios"]
+    assert "session: threads 1 / default, CPU per call at batch 1" in report["load_path_ratios"]
+    assert "CPU per model call by load path" in done.stdout
     # compose's max_batch_size (64 rows) holds one 50-row request: the bench raised it, in a file of its own.
     assert "max_batch_size" in (output.parent / "batching-50rows.conf").read_text()

@@ -58,10 +58,11 @@ def export_command(artifacts_dir: Path, models_dir: Path, model_name: str, versi
     """Export model.keras as a SavedModel with warmup, check it, and publish it as the next version."""
     from ..contract import published_versions
     from ..data.schema import load_schema
+    from ..export import tf_loader
     from ..export import trt as tftrt
     from ..export.publish import publish_version
     from ..export.savedmodel import export_savedmodel
-    from ..export.verify import check_keras_reload, verify_savedmodel
+    from ..export.verify import check_keras_reload, hand_check_command, verify_savedmodel
 
     if trt:  # first: refuse before any artefact is read or anything is written
         tftrt.check_available()
@@ -78,6 +79,7 @@ def export_command(artifacts_dir: Path, models_dir: Path, model_name: str, versi
     evaluation_file = artifacts_dir / "evaluation.json"
     evaluation = json.loads(evaluation_file.read_text()) if evaluation_file.is_file() else None
     try:
+        tf_loader.checker()  # every export runs in TF Serving's loader: no compiler, no export
         schema = load_schema()
         check_keras_reload(model_path, schema)
         with tempfile.TemporaryDirectory(prefix=".export-", dir=artifacts_dir) as scratch:
@@ -88,16 +90,24 @@ def export_command(artifacts_dir: Path, models_dir: Path, model_name: str, versi
             if trt:
                 converted = Path(scratch) / "tensorrt"
                 comparison = tftrt.convert_checked(exported, converted, schema, precision, rtol, atol)
+                verify_savedmodel(converted, schema)  # what is published runs in TF Serving's loader too
                 exported = converted
             size = _size(exported)
             published = publish_version(exported, models_dir, model_name, version)
     except ProjectError as error:
         raise ExportError(f"{error}; nothing was published") from None
-    click.echo(f"verified in a clean process: {verified.records} warmup requests replayed, "
-               f"max difference from Keras {verified.max_abs_difference:.1e}")
+    click.echo(f"verified with TensorFlow's C++ loader, as TF Serving loads it: {verified.records} warmup requests "
+               f"replayed, max difference from Keras {verified.max_abs_difference:.1e}")
     if comparison is not None:
         click.echo(f"converted with TF-TRT ({precision}), compared with the unconverted model: {comparison.describe()}")
-    click.echo(f"published {models_dir / model_name / str(published)} ({size}); TF Serving picks it up on its next poll")
+    version_dir = models_dir / model_name / str(published)
+    click.echo(f"published {version_dir} ({size}); TF Serving picks it up on its next poll")
+    click.echo(f"check it by hand: {hand_check_command(version_dir, _inputs_dir(artifacts_dir, model_name, published))}")
+
+
+def _inputs_dir(artifacts_dir: Path, model_name: str, version: int) -> Path:
+    """Where the hand check's .npy inputs for a version go (artifacts/, not the immutable version folder)."""
+    return artifacts_dir / "saved_model_cli" / model_name / str(version)
 
 
 @click.command("publish")
@@ -121,13 +131,16 @@ def publish_command(source: Path, models_dir: Path, model_name: str, version: in
 @ARTIFACTS_DIR
 @click.option("--version", type=click.IntRange(min=0), default=None, help="Version to check; default: the newest.")
 def verify_command(models_dir: Path, model_name: str, artifacts_dir: Path, version: int | None) -> None:
-    """Load a published version in a clean process, replay its warmup and compare with the Keras model."""
+    """Load a published version with TensorFlow's C++ loader (TF Serving's), replay its warmup and compare
+    with the Keras model."""
     from ..data.schema import load_schema
-    from ..export.verify import check_keras_reload, verify_savedmodel
+    from ..export import tf_loader
+    from ..export.verify import check_keras_reload, hand_check_command, verify_savedmodel
 
     number, folder = _version_dir(models_dir, model_name, version)
     model_path = artifacts_dir / "model.keras"
     try:
+        tf_loader.checker()
         schema = load_schema()
         if model_path.is_file():
             check_keras_reload(model_path, schema)
@@ -138,5 +151,6 @@ def verify_command(models_dir: Path, model_name: str, artifacts_dir: Path, versi
         click.echo(verified.note)
     compared = (f"predictions match the Keras model within {verified.max_abs_difference:.1e}"
                 if verified.compared_with_keras else "not compared with a Keras model")
-    click.echo(f"version {number} of model {model_name} OK: signature matches the schema, "
-               f"{verified.records} warmup requests replayed, {compared}")
+    click.echo(f"version {number} of model {model_name} OK in TensorFlow's C++ loader (TF Serving's): signature "
+               f"matches the schema, {verified.records} warmup requests replayed, {compared}")
+    click.echo(f"check it by hand: {hand_check_command(folder, _inputs_dir(artifacts_dir, model_name, number))}")

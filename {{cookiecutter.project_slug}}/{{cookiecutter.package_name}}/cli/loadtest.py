@@ -373,26 +373,31 @@ def scale_command(counts: tuple[int, ...], rounds: int, level_seconds: float, us
 @click.option("--rows", type=click.IntRange(1), default=1, show_default=True, help="rows (examples) per request")
 @click.option("--ranking-rows", default="50,200", show_default=True, callback=_sizes,
               help="rows per request of the extra ranking-size cells (batching on, top level); '' for none")
+@click.option("--load-paths/--no-load-paths", default=True, show_default=True,
+              help="Also measure CPU per model call, Session path against tf.saved_model.load, thread flags 1 and default.")
 @click.option("--output", type=click.Path(path_type=Path), default=None,
               help="Write the cells and ratios as JSON here (default: reports/<time>-bench/bench.json).")
 def bench_command(model_name: str, models_dir: Path, artifacts_dir: Path, batching_file: Path, seconds: float,
                   skip_naive: bool, levels: tuple[int, ...], rows: int, ranking_rows: tuple[int, ...],
-                  output: Path | None) -> None:
+                  load_paths: bool, output: Path | None) -> None:
     """Benchmark in-process, embedded REST/gRPC (batching off/on), each protocol's floor and a naive
-    server side by side, with the server's CPU per request."""
+    server side by side, with the server's CPU per request; and the model's load paths."""
     from ..loadtest.bench import cpu_table, run_bench, table
+    from ..loadtest.load_paths import path_table
     from ..loadtest.report import run_dir_path
     from ..loadtest.stats import PERCENTILE_RULE
 
     output = output or run_dir_path(Path("reports"), "bench") / "bench.json"
-    cells, found = run_bench(model_name, models_dir, artifacts_dir, batching_file, seconds, skip_naive, output,
-                             say=lambda line: click.echo(line, err=True), levels=levels, rows=rows,
-                             ranking_rows=ranking_rows)
-    click.echo(table(cells))
+    bench = run_bench(model_name, models_dir, artifacts_dir, batching_file, seconds, skip_naive, output,
+                      say=lambda line: click.echo(line, err=True), levels=levels, rows=rows,
+                      ranking_rows=ranking_rows, load_paths=load_paths)
+    click.echo(table(bench.cells))
     click.echo(f"({PERCENTILE_RULE})")
-    click.echo("\n" + cpu_table(cells, max(levels), rows))
+    click.echo("\n" + cpu_table(bench.cells, max(levels), rows))
+    if bench.load_paths:
+        click.echo("\n" + path_table(bench.load_paths))
     click.echo("\nratios (same run, same machine):")
-    for title, value in found:
+    for title, value in [*bench.ratios, *bench.load_path_ratios]:
         click.echo(f"  {title:<58} {value:6.2f}x")
     click.echo(f"\nwritten: {output}")
 

@@ -4,8 +4,13 @@
              categorical  DT_STRING [-1, len(schema.categorical)]   (raw Criteo tokens)
     output:  probability  DT_FLOAT  [-1]
 
-The signature is a tf.function with an explicit input signature on a small tf.Module around the
-Keras model, so names, dtypes and shapes are fixed here rather than inferred from the Keras graph.
+The SavedModel is written with Keras's own export API (`keras.export.ExportArchive`):
+`serving_default` is an endpoint with an explicit input signature, so names, dtypes and
+shapes are fixed here rather than inferred from the Keras graph. Not `tf.saved_model.save` of a
+`tf.Module` holding the model: for a Keras 3 model that writes a graph whose variables TensorFlow's
+C++ loader (the one TF Serving runs) never restores, so every request fails with "Could not find
+variable ..." while `tf.saved_model.load` in Python still works (keras-team/keras#19274,
+tensorflow/serving#2226). `verify.py` runs every export through that C++ loader.
 """
 
 from __future__ import annotations
@@ -43,23 +48,27 @@ def check_model_inputs(model: keras.Model, schema: Schema) -> None:
         )
 
 
-def serving_module(model: keras.Model, schema: Schema) -> tf.Module:
+def serving_archive(model: keras.Model, schema: Schema) -> keras.export.ExportArchive:
+    """The model behind one endpoint; the archive saves the variables the endpoint uses.
+
+    No `archive.track(model)`: it would save every variable twice (as the Keras variable and as the
+    tf.Variable the endpoint captures), doubling the version on disk (16 MB instead of 8) and its load
+    time. It is needed only to reach the variables from Python after a reload. Lookup tables of
+    Keras's own layers are tracked by add_endpoint; anything it missed fails verify's C++ loader run."""
+    import keras
     import tensorflow as tf
 
-    class CtrServing(tf.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.model = model
+    archive = keras.export.ExportArchive()
 
-        @tf.function(input_signature=[
-            tf.TensorSpec([None, len(schema.dense)], tf.float32, name="dense"),
-            tf.TensorSpec([None, len(schema.categorical)], tf.string, name="categorical"),
-        ])
-        def serve(self, dense: tf.Tensor, categorical: tf.Tensor) -> dict[str, tf.Tensor]:
-            probability = self.model({"dense": dense, "categorical": categorical}, training=False)
-            return {OUTPUT: tf.reshape(probability, [-1])}
+    def serve(dense: tf.Tensor, categorical: tf.Tensor) -> dict[str, tf.Tensor]:
+        probability = model({"dense": dense, "categorical": categorical}, training=False)
+        return {OUTPUT: tf.reshape(probability, [-1])}
 
-    return CtrServing()
+    archive.add_endpoint(SIGNATURE, serve, input_signature=[
+        tf.TensorSpec([None, len(schema.dense)], tf.float32, name="dense"),
+        tf.TensorSpec([None, len(schema.categorical)], tf.string, name="categorical"),
+    ])
+    return archive
 
 
 def file_sha256(path: Path) -> str:
@@ -86,8 +95,7 @@ def export_savedmodel(
 
     model = keras.saving.load_model(model_path, compile=False)  # no optimizer state in the export
     check_model_inputs(model, schema)
-    module = serving_module(model, schema)
-    tf.saved_model.save(module, str(out_dir), signatures={SIGNATURE: module.serve})
+    serving_archive(model, schema).write_out(str(out_dir), verbose=False)
     records = write_warmup(out_dir / EXTRA / WARMUP_FILE, schema, model_name, warmup_requests)
     metadata = {
         "model_name": model_name,

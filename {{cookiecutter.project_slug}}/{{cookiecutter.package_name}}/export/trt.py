@@ -19,7 +19,6 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -27,9 +26,6 @@ from ..contract import SIGNATURE
 from ..data.schema import Features, Schema
 from ..errors import ExportError
 from .savedmodel import EXTRA, METADATA_FILE
-
-if TYPE_CHECKING:
-    import tensorflow as tf
 
 PRECISIONS = ("FP16", "FP32")  # INT8 would need a calibration set
 # Probabilities live in [0, 1], so an absolute bound says what matters: how far a predicted CTR
@@ -170,26 +166,6 @@ class Comparison:
                 f"(relative {self.max_rel_difference:.2e}); tolerance: atol {self.atol:.0e}, rtol {self.rtol:.0e}")
 
 
-def _serving_signature(folder: Path) -> Any:
-    import tensorflow as tf
-
-    try:
-        loaded = tf.saved_model.load(str(folder))
-    except Exception as error:  # OSError, NotFoundError for missing ops, ...
-        raise ExportError(f"cannot load {folder}: {type(error).__name__}: {str(error).strip().splitlines()[0]}") from None
-    if SIGNATURE not in loaded.signatures:
-        raise ExportError(f"{folder} has no {SIGNATURE} signature (found: {sorted(loaded.signatures)})")
-    return loaded.signatures[SIGNATURE]
-
-
-def _describe_signature(signature: Any) -> dict[str, dict[str, tuple[str, list[int | None] | None]]]:
-    def spec(tensor: tf.TensorSpec) -> tuple[str, list[int | None] | None]:
-        return tensor.dtype.name, tensor.shape.as_list() if tensor.shape.rank is not None else None
-
-    return {"inputs": {name: spec(s) for name, s in signature.structured_input_signature[1].items()},
-            "outputs": {name: spec(s) for name, s in signature.structured_outputs.items()}}
-
-
 def _batches(rows: int, sizes: tuple[int, ...]) -> Iterator[slice]:
     start, number = 0, 0
     while start < rows:
@@ -198,27 +174,33 @@ def _batches(rows: int, sizes: tuple[int, ...]) -> Iterator[slice]:
         start, number = stop, number + 1
 
 
-def _outputs(signature: Any, features: Features, batch_sizes: tuple[int, ...]) -> dict[str, np.ndarray]:
-    from ..train import as_tensors
+def _outputs(folder: Path, features: Features, batch_sizes: tuple[int, ...]) -> dict[str, np.ndarray]:
+    """Every output of folder's serving_default over the rows, run by TensorFlow's C++ loader (TF Serving's)."""
+    from ..contract import grpc_predict_request
+    from . import tf_loader
 
+    requests = [grpc_predict_request("", features.take(rows)).inputs for rows in _batches(len(features), batch_sizes)]
     parts: dict[str, list[np.ndarray]] = defaultdict(list)
-    for rows in _batches(len(features), batch_sizes):
-        for name, tensor in signature(**as_tensors(features.take(rows).inputs())).items():
-            parts[name].append(tensor.numpy())
+    for reply in tf_loader.run(folder, SIGNATURE, requests):
+        for name, array in reply.items():
+            parts[name].append(array)
     return {name: np.concatenate(arrays) for name, arrays in parts.items()}
 
 
 def compare_outputs(reference_dir: Path, candidate_dir: Path, features: Features, rtol: float, atol: float,
                     batch_sizes: tuple[int, ...] = COMPARE_BATCH_SIZES) -> Comparison:
-    """Run the same rows through both SavedModels' serving_default and compare every output.
+    """Run the same rows through both SavedModels' serving_default, in TensorFlow's C++ loader (TF
+    Serving's), and compare every output.
 
     Raises ExportError when the signatures differ (names, dtypes, shapes) or an output's shape does."""
-    reference, candidate = _serving_signature(reference_dir), _serving_signature(candidate_dir)
-    wanted, found = _describe_signature(reference), _describe_signature(candidate)
+    from .verify import describe_signature, serving_signature
+
+    wanted = describe_signature(serving_signature(reference_dir))
+    found = describe_signature(serving_signature(candidate_dir))
     if wanted != found:
         raise ExportError(f"{candidate_dir}'s {SIGNATURE} signature {json.dumps(found)} differs from "
                           f"{reference_dir}'s {json.dumps(wanted)}")
-    expected, actual = _outputs(reference, features, batch_sizes), _outputs(candidate, features, batch_sizes)
+    expected, actual = _outputs(reference_dir, features, batch_sizes), _outputs(candidate_dir, features, batch_sizes)
     worst_abs = worst_rel = 0.0
     passed = True
     for name, want in expected.items():

@@ -1,9 +1,11 @@
-"""Verification in clean processes: the `.keras` file reloads, and the SavedModel serves as TF Serving will.
+"""Verification in clean processes: the `.keras` file reloads, and the SavedModel runs as TF Serving runs it.
 
-Both checks run in a child process (`python -I`): in the process that trained or exported the
-model every custom class is already imported, which hides exactly the mistakes that break a
-deploy ("Unknown layer", a get_config() that forgets an argument, a SavedModel that secretly
-needs the training code).
+Both checks run in a child process. The Keras reload runs in `python -I`: in the process that
+trained or exported the model every custom class is already imported, which hides exactly the
+mistakes that break a deploy ("Unknown layer", a get_config() that forgets an argument). The
+SavedModel runs in TensorFlow's C++ loader, the code TF Serving runs (tf_loader.py): no Python at
+all, so a SavedModel that secretly needs the training code, or whose variables that loader never
+restores, fails here and not in production.
 """
 
 from __future__ import annotations
@@ -20,15 +22,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..contract import SIGNATURE, signature_spec
+from ..contract import OUTPUT, PREDICT_METHOD, SIGNATURE, signature_spec
 from ..data.schema import Schema
 from ..errors import ExportError
 from ..settings import PROJECT_ROOT
+from . import tf_loader
 from .savedmodel import EXTRA, METADATA_FILE, file_sha256
-from .warmup import WARMUP_FILE, read_warmup
+from .warmup import MAX_RECORDS, WARMUP_FILE, read_warmup_requests, request_arrays
 
 if TYPE_CHECKING:
     import keras
+    from tensorflow_serving.apis.predict_pb2 import PredictRequest
 
 HERE = Path(__file__).resolve().parent
 TOLERANCE = 1e-5
@@ -111,32 +115,101 @@ def check_keras_reload(model_path: Path, schema: Schema, modules: tuple[str, ...
         raise ExportError(explain_keras_failure(_last_line(result.stderr, "FAILED: "), model_path))
 
 
+def serving_signature(version_dir: Path) -> Any:
+    """The `serve` MetaGraphDef's serving SignatureDef, read from saved_model.pb as TF Serving reads it."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    saved_model = saved_model_pb2.SavedModel.FromString((version_dir / "saved_model.pb").read_bytes())
+    serve = [m for m in saved_model.meta_graphs if "serve" in m.meta_info_def.tags]
+    if not serve:
+        raise ExportError(f"{version_dir} has no MetaGraphDef tagged serve, the one TF Serving loads")
+    signatures = serve[0].signature_def
+    if SIGNATURE not in signatures:
+        raise ExportError(f"{version_dir} has no {SIGNATURE} signature (found: {sorted(signatures)})")
+    return signatures[SIGNATURE]
+
+
+def describe_signature(signature: Any) -> dict[str, Any]:
+    """A SignatureDef's inputs and outputs as signature_spec writes them: dtype names, None for -1."""
+    import tensorflow as tf
+
+    def spec(info: Any) -> dict[str, Any]:
+        shape = None if info.tensor_shape.unknown_rank else [d.size if d.size >= 0 else None for d in info.tensor_shape.dim]
+        return {"dtype": tf.dtypes.as_dtype(info.dtype).name, "shape": shape}
+
+    return {kind: {alias: spec(info) for alias, info in getattr(signature, kind).items()} for kind in ("inputs", "outputs")}
+
+
+def check_signature(version_dir: Path, schema: Schema) -> None:
+    """serving_default's inputs, output and method name are the contract's."""
+    signature = serving_signature(version_dir)
+    actual, expected = describe_signature(signature), signature_spec(schema)
+    for kind in ("inputs", "outputs"):
+        if actual[kind] != expected[kind]:
+            raise ExportError(f"{SIGNATURE} {kind} are {json.dumps(actual[kind])}, the schema expects "
+                              f"{json.dumps(expected[kind])}")
+    if signature.method_name != PREDICT_METHOD:
+        raise ExportError(f"{SIGNATURE}'s method name is {signature.method_name!r}, TF Serving's Predict API expects "
+                          f"{PREDICT_METHOD!r}")
+
+
+def warmup_records(version_dir: Path) -> list[PredictRequest]:
+    """The version's warmup requests, checked as TF Serving will read them."""
+    path = version_dir / EXTRA / WARMUP_FILE
+    if not path.is_file():
+        raise ExportError(f"no warmup records at {path}: the first requests after a deploy would be slow")
+    requests = read_warmup_requests(path)
+    if not 1 <= len(requests) <= MAX_RECORDS:
+        raise ExportError(f"{path} holds {len(requests)} records; TF Serving needs 1 to {MAX_RECORDS}")
+    for number, request in enumerate(requests):
+        if request.model_spec.signature_name not in ("", SIGNATURE):
+            raise ExportError(f"warmup record {number} asks for signature {request.model_spec.signature_name!r}")
+    return requests
+
+
 def verify_savedmodel(version_dir: Path, schema: Schema, model_path: Path | None = None) -> Verified:
-    """Check version_dir in a clean process; compare with model_path's predictions when it is the source."""
+    """Run version_dir's warmup records through TensorFlow's C++ loader (as TF Serving runs them) and
+    compare its outputs with model_path's predictions when that file is its source."""
     from .publish import check_savedmodel
 
     check_savedmodel(version_dir)
-    note = ""
-    with tempfile.TemporaryDirectory() as scratch:
-        args = ["--savedmodel", str(version_dir), "--signature-name", SIGNATURE,
-                "--signature", json.dumps(signature_spec(schema)), "--tolerance", str(TOLERANCE)]
-        if model_path is not None and _converted_with_tensorrt(version_dir):
-            note = ("this version was converted with TF-TRT: export compared it with the unconverted model "
-                    "(tensorrt in its model_metadata.json); checked signature and warmup only")
-        elif model_path is not None and _exported_from(version_dir, model_path):
-            npz = Path(scratch) / "expected.npz"
-            inputs = read_warmup(version_dir / EXTRA / WARMUP_FILE)
-            outputs = _predict(load_keras_model(model_path, schema), inputs)
-            records: dict[str, Any] = {f"record_{i}": values for i, values in enumerate(outputs)}
-            np.savez(npz, **records)
-            args += ["--expected", str(npz)]
-        elif model_path is not None:
-            note = f"{model_path} is not the model this version was exported from; checked signature and warmup only"
-        result = _run_child("child_savedmodel_check.py", *args)
-    if result.returncode != 0:
-        raise ExportError(_last_line(result.stderr, "FAILED: "))
-    summary = json.loads(_last_line(result.stdout))
-    return Verified(summary["records"], summary["compared"], summary["max_abs_difference"], note)
+    check_signature(version_dir, schema)
+    requests = warmup_records(version_dir)
+    outputs = [reply[OUTPUT] for reply in tf_loader.run(version_dir, SIGNATURE, [r.inputs for r in requests])]
+    if model_path is not None and _converted_with_tensorrt(version_dir):
+        note = ("this version was converted with TF-TRT: export compared it with the unconverted model "
+                "(tensorrt in its model_metadata.json); checked signature and warmup only")
+    elif model_path is not None and not _exported_from(version_dir, model_path):
+        note = f"{model_path} is not the model this version was exported from; checked signature and warmup only"
+    elif model_path is not None:
+        expected = _predict(load_keras_model(model_path, schema), [request_arrays(r) for r in requests])
+        worst = 0.0
+        for number, (got, want) in enumerate(zip(outputs, expected)):
+            if got.shape != want.shape:
+                raise ExportError(f"warmup record {number}: output shape {got.shape}, Keras gives {want.shape}")
+            worst = max(worst, float(np.max(np.abs(got - want), initial=0.0)))
+        if worst > TOLERANCE:
+            raise ExportError(f"TensorFlow's C++ loader predicts differently from the Keras model, by up to {worst:.2e} "
+                              f"(tolerance {TOLERANCE:.0e})")
+        return Verified(len(requests), True, worst)
+    else:
+        note = ""
+    return Verified(len(requests), False, 0.0, note)
+
+
+def hand_check_command(version_dir: Path, inputs_dir: Path) -> str:
+    """The `saved_model_cli run` command that repeats the check by hand on the first warmup record (whose
+    inputs it writes into inputs_dir as .npy files). saved_model_cli loads through TF's TF1 loader, the
+    same graph, restore and init steps as the C++ one."""
+    inputs_dir.mkdir(parents=True, exist_ok=True)
+    [first, *_] = warmup_records(version_dir)
+    files = []
+    for name, array in sorted(request_arrays(first).items()):
+        path = inputs_dir / f"{name}.npy"
+        np.save(path, array.astype(bytes) if array.dtype == object else array)  # bytes, not pickled objects
+        files.append(f"{name}={path}")
+    return (f"saved_model_cli run --dir {version_dir} --tag_set serve --signature_def {SIGNATURE} "
+            f"--inputs '{';'.join(files)}'")
 
 
 def _converted_with_tensorrt(version_dir: Path) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -15,11 +16,15 @@ from ..contract import grpc_predict_request
 from ..data.schema import Schema
 from ..data.synthetic import generate
 
+if TYPE_CHECKING:
+    from tensorflow_serving.apis.predict_pb2 import PredictRequest
+
 WARMUP_FILE = "tf_serving_warmup_requests"
 MAX_RECORDS = 1000  # TF Serving refuses to load a version with more
 
 
-def warmup_requests(schema: Schema, model_name: str, count: int = 100, max_rows: int = 8, seed: int = 12345) -> Iterator:
+def warmup_requests(schema: Schema, model_name: str, count: int = 100, max_rows: int = 8,
+                    seed: int = 12345) -> Iterator[PredictRequest]:
     """`count` PredictRequests of 1..max_rows synthetic rows, so several batch shapes get warmed."""
     if not 1 <= count <= MAX_RECORDS:
         raise ValueError(f"warmup request count must be between 1 and {MAX_RECORDS}, got {count}")
@@ -46,14 +51,17 @@ def write_warmup(path: Path, schema: Schema, model_name: str, count: int = 100) 
     return written
 
 
-def read_warmup(path: Path) -> list[dict[str, np.ndarray]]:
-    """The inputs of every record, as numpy arrays keyed by input name."""
+def read_warmup_requests(path: Path) -> list[PredictRequest]:
+    """The PredictRequest of every record, in order."""
     import tensorflow as tf
     from tensorflow_serving.apis import prediction_log_pb2
 
-    inputs = []
-    for record in tf.data.TFRecordDataset(str(path)).as_numpy_iterator():
-        log = prediction_log_pb2.PredictionLog.FromString(record)
-        request = log.predict_log.request
-        inputs.append({name: tf.make_ndarray(proto) for name, proto in request.inputs.items()})
-    return inputs
+    return [prediction_log_pb2.PredictionLog.FromString(record).predict_log.request
+            for record in tf.data.TFRecordDataset(str(path)).as_numpy_iterator()]
+
+
+def request_arrays(request: PredictRequest) -> dict[str, np.ndarray]:
+    """A request's inputs as numpy arrays keyed by input name."""
+    import tensorflow as tf
+
+    return {name: tf.make_ndarray(proto) for name, proto in request.inputs.items()}

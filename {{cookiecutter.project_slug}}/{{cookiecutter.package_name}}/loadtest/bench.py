@@ -1,7 +1,10 @@
 """Side-by-side serving benchmark: what batching and the serving stack buy on this machine.
 
 One run measures, on the same model and machine, requests/s, rows/s and p50/p99 latency of:
-- the SavedModel called in-process, at batch 1 and at the best batch size (the ceiling, in rows/s);
+- the SavedModel called in-process through the server's Session path, at batch 1 and at the best
+  batch size (the ceiling, in rows/s);
+- CPU per model call of that Session path against the object-graph path (`tf.saved_model.load`),
+  at batch 1, 16 and 256, with TensorFlow's thread flags at their defaults and at 1 (load_paths.py);
 - the embedded server over REST and gRPC, batching off and on, at several client concurrencies,
   with one row per request, then with ranking-size requests (50 and 200 rows) and batching on;
 - each protocol's floor: the same runtimes (grpc.aio, aiohttp) answering a canned reply, no model;
@@ -31,6 +34,7 @@ from ..errors import LoadTestError
 from ..settings import PROJECT_ROOT
 from ..stack.prometheus import answers
 from .closed_loop import Load, Recorder
+from .load_paths import PathCell, load_path_cells, path_ratios
 from .payloads import grpc_requests, rest_bodies
 from .preflight import newest_version
 from .resources import CpuMeter
@@ -108,28 +112,30 @@ def measured(target: str, concurrency: int, driven: Driven, rows: int = 1) -> Ce
 # --- the parts being compared -------------------------------------------------------------------
 
 def in_process_cells(version_dir: Path, seconds: float) -> list[Cell]:
-    """The ceiling: no HTTP, no JSON, one caller; batch 1 and the best of a few batch sizes."""
-    import tensorflow as tf
+    """The ceiling: the server's own Session path with no HTTP, no JSON, one caller; batch 1 and the
+    best of a few batch sizes."""
+    from embedded_tfserving.servable import Servable
 
     from ..data.schema import load_schema
     from ..data.synthetic import generate
 
-    signature = tf.saved_model.load(str(version_dir)).signatures[SIGNATURE]
+    servable = Servable("bench", 1, version_dir)
     features = generate(load_schema(), max(CEILING_BATCHES), seed=7)
     cells = []
     for batch in CEILING_BATCHES:
-        inputs = {"dense": tf.constant(features.dense[:batch]), "categorical": tf.constant(features.categorical[:batch])}
-        signature(**inputs)
+        inputs = {"dense": features.dense[:batch], "categorical": features.categorical[:batch].astype(object)}
+        servable.run(SIGNATURE, inputs)
         latencies: list[float] = []
         deadline = time.perf_counter() + seconds / 2
         started = time.perf_counter()
         while time.perf_counter() < deadline:
             t0 = time.perf_counter()
-            signature(**inputs)
+            servable.run(SIGNATURE, inputs)
             latencies.append(time.perf_counter() - t0)
         cell = summarize(f"in-process batch {batch}", 1, latencies, 0, time.perf_counter() - started)
         cell.rows = batch  # one call serves `batch` rows: rows_per_s is the ceiling
         cells.append(cell)
+    servable.release()
     best = max(cells[1:], key=lambda c: c.rows_per_s)
     return [cells[0], best]
 
@@ -323,10 +329,18 @@ def cpu_table(cells: list[Cell], level: int, rows: int = 1) -> str:
     return "\n".join(lines)
 
 
+@dataclass
+class Bench:
+    cells: list[Cell]
+    ratios: list[tuple[str, float]]
+    load_paths: list[PathCell]
+    load_path_ratios: list[tuple[str, float]]
+
+
 def run_bench(model_name: str, models_dir: Path, artifacts_dir: Path, batching_file: Path, seconds: float,
               skip_naive: bool, output: Path, say: Say, levels: tuple[int, ...] = LEVELS, rows: int = 1,
-              ranking_rows: tuple[int, ...] = RANKING_ROWS) -> tuple[list[Cell], list[tuple[str, float]]]:
-    """Measure every cell, write them and the ratios to `output` (JSON); return both."""
+              ranking_rows: tuple[int, ...] = RANKING_ROWS, load_paths: bool = True) -> Bench:
+    """Measure every cell, write them and the ratios to `output` (JSON); return them."""
     version_dir = newest_version(models_dir, model_name)
     keras_model = artifacts_dir / "model.keras"
     if not skip_naive and not keras_model.is_file():
@@ -335,6 +349,7 @@ def run_bench(model_name: str, models_dir: Path, artifacts_dir: Path, batching_f
     top = max(levels)
     say(f"benchmarking {model_name} version {version_dir.name}, {seconds:g} s per cell")
     cells = in_process_cells(version_dir, seconds)
+    paths = load_path_cells(version_dir, seconds / 2, say) if load_paths else []
     cells += floor_cells(seconds, output.parent, say, top, rows)
     cells += embedded_cells(models_dir, model_name, None, seconds, output.parent, say, levels, rows)
     main_batching = batching_file if rows == 1 else ranking_batching_file(batching_file, rows, output.parent)
@@ -344,9 +359,10 @@ def run_bench(model_name: str, models_dir: Path, artifacts_dir: Path, batching_f
                                 seconds, output.parent, say, (top,), size)
     if not skip_naive:
         cells += naive_cells(keras_model, seconds, output.parent, say, levels, rows)
-    found = ratios(cells, top, rows)
+    bench = Bench(cells, ratios(cells, top, rows), paths, path_ratios(paths))
     output.write_text(json.dumps({
         "cells": [asdict(c) | {"rps": c.rps, "rows_per_s": c.rows_per_s, "client_bound": c.client_bound} for c in cells],
-        "ratios": dict(found), "seconds_per_cell": seconds, "percentile_rule": PERCENTILE_RULE,
-        "client_bound_cores": CLIENT_BOUND_CORES}, indent=2))
-    return cells, found
+        "ratios": dict(bench.ratios), "load_paths": [asdict(c) for c in paths],
+        "load_path_ratios": dict(bench.load_path_ratios), "seconds_per_cell": seconds,
+        "percentile_rule": PERCENTILE_RULE, "client_bound_cores": CLIENT_BOUND_CORES}, indent=2))
+    return bench
