@@ -1,11 +1,15 @@
 """Model warmup: replay `<version>/assets.extra/tf_serving_warmup_requests` (a TFRecord file of
-PredictionLog) before the version becomes AVAILABLE, so the first real request is not the slow one."""
+PredictionLog) before the version becomes AVAILABLE, so the first real request is not the slow one.
+
+As TF Serving's saved_model_warmup_util.cc: no file is fine; a file that is not a TFRecord, a record
+that does not parse, more than 1000 records or a record whose request fails ends the warmup with
+that status, and the load fails with it (the version never becomes AVAILABLE)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import ServingError
+from .errors import ServingError, runtime_message
 from .servable import Servable
 
 WARMUP_FILE = Path("assets.extra") / "tf_serving_warmup_requests"
@@ -25,8 +29,9 @@ def run_warmup(servable: Servable) -> int:
     count = 0
     try:
         records = list(tf.data.TFRecordDataset(str(path)).take(MAX_RECORDS + 1).as_numpy_iterator())
-    except tf.errors.OpError as error:
-        raise ServingError("DATA_LOSS", f"Failed to read warmup data from {path}: {error.message}") from None
+    except tf.errors.OpError as error:  # saved_model_warmup_util.cc's wording for a file that is not a TFRecord
+        raise ServingError("DATA_LOSS", f"{runtime_message(error.message)}. Please verify your warmup data is in "
+                                        "TFRecord format.") from None
     if len(records) > MAX_RECORDS:
         raise ServingError("INVALID_ARGUMENT", f"Number of warmup records exceeds the maximum ({MAX_RECORDS}) at {path}")
     for record in records:
@@ -34,7 +39,7 @@ def run_warmup(servable: Servable) -> int:
         try:
             log.ParseFromString(record)
         except Exception:
-            raise ServingError("DATA_LOSS", f"Failed to parse warmup record {count} from {path}") from None
+            raise ServingError("INVALID_ARGUMENT", f"Failed to parse warmup record: {record!r} from {path}") from None
         kind = log.WhichOneof("log_type")
         if kind == "predict_log":
             servable.run(*predict_inputs(servable, log.predict_log.request))  # checked as a Predict call is

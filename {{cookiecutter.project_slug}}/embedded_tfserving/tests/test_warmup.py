@@ -37,3 +37,12 @@ def test_a_bad_warmup_record_fails_the_load(tf1_model: Path, tmp_path: Path) -> 
     write_warmup(version, [[1.0]], signature="no_such_signature")
     with pytest.raises(ServingError, match="no_such_signature"):
         run_warmup(Servable("m", 1, version))
+
+
+def test_a_file_that_is_not_a_tfrecord_fails_the_load_with_tf_servings_status(tf1_model: Path, tmp_path: Path) -> None:
+    version = Path(shutil.copytree(tf1_model, tmp_path / "1"))
+    (version / WARMUP_FILE).parent.mkdir(parents=True, exist_ok=True)
+    (version / WARMUP_FILE).write_bytes(b"warmup requests, written as text by mistake\n" * 4)
+    with pytest.raises(ServingError, match=r"\. Please verify your warmup data is in TFRecord format\.$") as failed:
+        run_warmup(Servable("m", 1, version))
+    assert failed.value.code == "DATA_LOSS"
