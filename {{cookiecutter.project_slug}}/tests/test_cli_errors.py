@@ -122,6 +122,7 @@ def test_verify_without_versions(tmp_path: Path) -> None:
     ("--ranking-rows", "0", "counts must be at least 1"),
     ("--levels", "", "is not a comma-separated list of counts"),
     ("--rows", "0", "0 is not in the range x>=1"),
+    ("--repeats", "0", "0 is not in the range x>=1"),
 ])
 def test_bench_refuses_bad_sizes_before_measuring(tmp_path: Path, option: str, value: str, fragment: str) -> None:
     output = tmp_path / "bench" / "bench.json"

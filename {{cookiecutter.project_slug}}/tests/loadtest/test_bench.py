@@ -1,6 +1,8 @@
-"""`bench` end to end, shortened: every cell carries the server's and the load generator's CPU per
-request, each protocol's floor is measured in the same run, the ranking-size cells report rows/s
-against the in-process ceiling, and the model's load paths are measured side by side."""
+"""`bench` end to end, shortened: every served cell is measured in three runs and reported as medians
+with spreads, ratios within runs; every cell carries the server's and the load generator's CPU per
+request, each protocol's floor is measured in the same runs, the ranking-size cells report rows/s
+against the in-process ceiling, the model's load paths are measured side by side, and py-spy's
+profile of the server gives its CPU by share and its top frames."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ def test_bench_measures_server_cpu_floors_and_ranking_rows(published_model, tmp_
     output = tmp_path / "bench.json"
     done = subprocess.run(
         [sys.executable, "-m", "{{ cookiecutter.package_name }}", "bench", "--seconds", "1", "--levels", "4",
-         "--ranking-rows", "50", "--skip-naive", "--models-dir", str(published_model.models_dir),
+         "--ranking-rows", "50", "--skip-naive", "--repeats", "3", "--models-dir", str(published_model.models_dir),
          "--model-name", published_model.name, "--output", str(output)],
         cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -29,17 +31,24 @@ def test_bench_measures_server_cpu_floors_and_ranking_rows(published_model, tmp_
     expected = {(t, 1) for t in ("REST batching off", "gRPC batching off", "REST batching on", "gRPC batching on",
                                  REST_FLOOR, GRPC_FLOOR)} | {("REST batching on", 50), ("gRPC batching on", 50)}
     assert expected <= set(cells)
+    assert report["repeats"] == 3 and len(report["runs"]) == 3
     for key in expected:
         cell = cells[key]
-        assert cell["requests"] > 0 and cell["errors"] == 0, cell
+        assert cell["requests"] > 0 and cell["errors"] == 0 and cell["runs"] == 3, cell
         assert cell["server_cpu_us"] > 0 and cell["client_cpu_us"] > 0, cell
         assert cell["rows_per_s"] == pytest.approx(cell["rps"] * key[1])
+        # the median of the three runs' figures, and their spread
+        per_run = sorted(c["rps"] for run in report["runs"] for c in run
+                         if (c["target"], c["rows"], c["concurrency"]) == (*key, 4))
+        assert len(per_run) == 3 and cell["rps"] == per_run[1]
+        assert cell["rps_spread"] == pytest.approx((per_run[2] - per_run[0]) / per_run[1])
     # The model does real work: a request costs the server more than its protocol's canned reply.
     assert cells[("REST batching off", 1)]["server_cpu_us"] > cells[(REST_FLOOR, 1)]["server_cpu_us"]
     assert cells[("gRPC batching off", 1)]["server_cpu_us"] > cells[(GRPC_FLOOR, 1)]["server_cpu_us"]
     ratios = report["ratios"]
     assert "gRPC / REST (batching on), own work per request at 4 clients" in ratios
-    assert ratios["gRPC batching on, 50 rows per request / in-process ceiling, rows/s"] > 0
+    ceiling = ratios["gRPC batching on, 50 rows per request / in-process ceiling, rows/s"]
+    assert 0 < ceiling["lowest"] <= ceiling["median"] <= ceiling["highest"]
     assert "server CPU per request at 4 clients" in done.stdout and "own work" in done.stdout
     # The load paths: every (path, threads) configuration at every batch size, in the table and the ratios.
     paths = {(c["path"], c["threads"], c["batch"]): c for c in report["load_paths"]}
@@ -48,5 +57,12 @@ def test_bench_measures_server_cpu_floors_and_ranking_rows(published_model, tmp_
     assert "object graph / session, CPU per call at batch 256" in report["load_path_ratios"]
     assert "session: threads 1 / default, CPU per call at batch 1" in report["load_path_ratios"]
     assert "CPU per model call by load path" in done.stdout
+    # py-spy's profile of the batching-on server under each protocol: every sample in one share
+    for name, protocol in (("REST batching on", "rest"), ("gRPC batching on", "grpc")):
+        found = report["profile"][name]
+        assert found["error"] == "" and found["samples"] > 50, found
+        assert sum(found["shares"].values()) == pytest.approx(1.0, abs=1e-3) and found["shares"]["TensorFlow"] > 0
+        assert found["top_frames"] and (output.parent / f"profile-{protocol}.txt").is_file()
+    assert "server CPU by share" in done.stdout and (output.parent / "bench.txt").is_file()
     # compose's max_batch_size (64 rows) holds one 50-row request: the bench raised it, in a file of its own.
     assert "max_batch_size" in (output.parent / "batching-50rows.conf").read_text()

@@ -375,31 +375,40 @@ def scale_command(counts: tuple[int, ...], rounds: int, level_seconds: float, us
               help="rows per request of the extra ranking-size cells (batching on, top level); '' for none")
 @click.option("--load-paths/--no-load-paths", default=True, show_default=True,
               help="Also measure CPU per model call, Session path against tf.saved_model.load, thread flags 1 and default.")
+@click.option("--repeats", type=click.IntRange(1), default=3, show_default=True,
+              help="Runs of every served cell; the tables give their medians and spreads.")
+@click.option("--profile/--no-profile", default=True, show_default=True,
+              help="Record the batching-on server with py-spy under each protocol's load (needs ptrace rights: root).")
 @click.option("--output", type=click.Path(path_type=Path), default=None,
               help="Write the cells and ratios as JSON here (default: reports/<time>-bench/bench.json).")
 def bench_command(model_name: str, models_dir: Path, artifacts_dir: Path, batching_file: Path, seconds: float,
                   skip_naive: bool, levels: tuple[int, ...], rows: int, ranking_rows: tuple[int, ...],
-                  load_paths: bool, output: Path | None) -> None:
+                  load_paths: bool, repeats: int, profile: bool, output: Path | None) -> None:
     """Benchmark in-process, embedded REST/gRPC (batching off/on), each protocol's floor and a naive
-    server side by side, with the server's CPU per request; and the model's load paths."""
+    server side by side, with the server's CPU per request, over several runs; the model's load
+    paths; and a profile of the server under load."""
     from ..loadtest.bench import cpu_table, run_bench, table
     from ..loadtest.load_paths import path_table
+    from ..loadtest.profile import profile_table
     from ..loadtest.report import run_dir_path
     from ..loadtest.stats import PERCENTILE_RULE
 
     output = output or run_dir_path(Path("reports"), "bench") / "bench.json"
     bench = run_bench(model_name, models_dir, artifacts_dir, batching_file, seconds, skip_naive, output,
                       say=lambda line: click.echo(line, err=True), levels=levels, rows=rows,
-                      ranking_rows=ranking_rows, load_paths=load_paths)
-    click.echo(table(bench.cells))
-    click.echo(f"({PERCENTILE_RULE})")
-    click.echo("\n" + cpu_table(bench.cells, max(levels), rows))
+                      ranking_rows=ranking_rows, load_paths=load_paths, repeats=repeats, profile=profile)
+    sections = [table(bench.cells), f"({PERCENTILE_RULE})", "", cpu_table(bench.cells, max(levels), rows)]
     if bench.load_paths:
-        click.echo("\n" + path_table(bench.load_paths))
-    click.echo("\nratios (same run, same machine):")
-    for title, value in [*bench.ratios, *bench.load_path_ratios]:
-        click.echo(f"  {title:<58} {value:6.2f}x")
-    click.echo(f"\nwritten: {output}")
+        sections += ["", path_table(bench.load_paths)]
+    if bench.profiles:
+        sections += ["", profile_table(bench.profiles)]
+    sections += ["", f"ratios (each within one run, same machine; median over {repeats} run(s), lowest - highest):"]
+    sections += [f"  {title:<58} {value:6.2f}x  ({low:.2f} - {high:.2f})" for title, value, low, high in bench.ratios]
+    sections += [f"  {title:<58} {value:6.2f}x" for title, value in bench.load_path_ratios]
+    text = "\n".join(sections)
+    output.with_suffix(".txt").write_text(text + "\n")
+    click.echo(text)
+    click.echo(f"\nwritten: {output}, {output.with_suffix('.txt')}")
 
 
 @click.command("soak")

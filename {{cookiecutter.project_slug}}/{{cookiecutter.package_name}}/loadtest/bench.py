@@ -1,6 +1,6 @@
 """Side-by-side serving benchmark: what batching and the serving stack buy on this machine.
 
-One run measures, on the same model and machine, requests/s, rows/s and p50/p99 latency of:
+It measures, on the same model and machine, requests/s, rows/s and p50/p99 latency of:
 - the SavedModel called in-process through the server's Session path, at batch 1 and at the best
   batch size (the ceiling, in rows/s);
 - CPU per model call of that Session path against the object-graph path (`tf.saved_model.load`),
@@ -13,19 +13,29 @@ Every cell also records the server's CPU per request (psutil on the server proce
 measured seconds only) and the load generator's (this process), so where the time goes is
 measured, not guessed: the server's own work is its CPU per request minus its protocol's floor. A
 cell whose load generator used more than CLIENT_BOUND_CORES of a core is marked: there the
-client, not the server, may have set the pace. Machines are noisy, so the table's meaning is in
-the ratios printed under it, not in single numbers.
+client, not the server, may have set the pace.
+
+Machines are noisy (single runs here swing by +-30%), so every served cell is measured in
+`repeats` runs (3 by default) on servers started once and kept up: each run measures every cell,
+the two protocols' order alternating from cell to cell and run to run. The tables give each
+figure's median over the runs and the spread of requests/s and server CPU; each ratio is computed
+within each run, between two cells of that run, and the median of those is printed. After the
+runs, py-spy records the batching-on server under each protocol's load alone (profile.py): the
+share of its CPU in TensorFlow, transport, request code, batching and metrics, and its top frames.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from embedded_tfserving.process import ChildProcess, ServerProcess, free_port
 
@@ -37,6 +47,7 @@ from .closed_loop import Load, Recorder
 from .load_paths import PathCell, load_path_cells, path_ratios
 from .payloads import grpc_requests, rest_bodies
 from .preflight import newest_version
+from .profile import Profile, finish, record
 from .resources import CpuMeter
 from .scenarios.common import server_flags
 from .stats import PERCENTILE_RULE, percentile
@@ -48,6 +59,8 @@ POOL = 512  # distinct requests per client pool
 CLIENT_BOUND_CORES = 0.9  # the load generator is one Python process: past this it may set the pace
 WARMUP_SECONDS = 0.5  # per cell, unmeasured: connections open, the first batches run
 RANKING_BATCH_REQUESTS = 8  # ranking cells: max_batch_size holds this many requests
+REPEATS = 3  # runs of every served cell; the tables give their medians (machines here swing by +-30%)
+PROFILE_SECONDS = 5.0  # py-spy's recording per protocol, at least
 REST_FLOOR, GRPC_FLOOR, NAIVE = "REST floor (aiohttp)", "gRPC floor (grpc.aio)", "naive Flask+predict()"
 Say = Callable[[str], None]
 
@@ -61,14 +74,14 @@ class Cell:
     seconds: float
     p50_ms: float | None
     p99_ms: float | None
+    rps: float = 0.0
     rows: int = 1  # rows per request
     server_cpu_us: float | None = None  # server CPU per request
     client_cpu_us: float | None = None  # load generator CPU per request
     client_cores: float | None = None  # load generator CPU / wall time
-
-    @property
-    def rps(self) -> float:
-        return self.requests / self.seconds if self.seconds else 0.0
+    runs: int = 1  # a median over this many runs
+    rps_spread: float | None = None  # (highest - lowest) / median requests/s over the runs
+    server_cpu_spread: float | None = None  # the same for server CPU per request
 
     @property
     def rows_per_s(self) -> float:
@@ -82,7 +95,8 @@ class Cell:
 def summarize(target: str, concurrency: int, latencies: list[float], errors: int, seconds: float) -> Cell:
     p50, p99 = percentile(latencies, 0.50), percentile(latencies, 0.99)
     return Cell(target, concurrency, len(latencies), errors, seconds,
-                None if p50 is None else p50 * 1e3, None if p99 is None else p99 * 1e3)
+                None if p50 is None else p50 * 1e3, None if p99 is None else p99 * 1e3,
+                len(latencies) / seconds if seconds else 0.0)
 
 
 @dataclass
@@ -159,44 +173,6 @@ def _drive(server_rest: str, server_grpc: str, model_name: str, protocol: str, b
     return Driven(recorder, elapsed, server_cpu, client_cpu)
 
 
-def embedded_cells(models_dir: Path, model_name: str, batching_file: Path | None, seconds: float, log_dir: Path,
-                   say: Say, levels: tuple[int, ...] = LEVELS, rows: int = 1) -> list[Cell]:
-    label = "batching on" if batching_file else "batching off"
-    # The flags `make serve` gives the server (compose's tfserving command), on this models folder.
-    flags = server_flags(models_dir.resolve(), batching=batching_file is not None, batching_file=batching_file)
-    cells = []
-    log_name = f"server-{label.replace(' ', '-')}" + (f"-{rows}rows" if rows > 1 else "")
-    with ServerProcess(flags, log_dir / f"{log_name}.log") as server:
-        server.start()
-        bodies = rest_bodies(rows=rows, pool=POOL, seed=7)
-        requests = grpc_requests(model_name, rows=rows, pool=POOL, seed=7)
-        for level in levels:
-            say(f"  embedded {label}, {rows} row(s) per request: REST and gRPC at {level} clients ...")
-            for protocol, name in (("rest", "REST"), ("grpc", "gRPC")):
-                driven = _drive(server.rest_url, server.grpc_target, model_name, protocol, bodies, requests, level,
-                                seconds, server.pid)
-                cells.append(measured(f"{name} {label}", level, driven, rows))
-    return cells
-
-
-def floor_cells(seconds: float, log_dir: Path, say: Say, level: int, rows: int = 1) -> list[Cell]:
-    """Each protocol's floor (floor_server.py), at the top concurrency."""
-    grpc_port, rest_port = free_port(), free_port()
-    url = f"http://127.0.0.1:{rest_port}"
-    command = [sys.executable, "-m", f"{__package__}.floor_server", str(grpc_port), str(rest_port)]
-    cells = []
-    with ChildProcess(command, log_dir / "floor-server.log", cwd=PROJECT_ROOT, python_path=[PROJECT_ROOT]) as child:
-        child.start()
-        child.wait_until(lambda: answers(f"{url}/ready"), 120, "the floor server")
-        bodies = rest_bodies(rows=rows, pool=POOL, seed=7)
-        requests = grpc_requests("floor", rows=rows, pool=POOL, seed=7)
-        say(f"  floors (canned replies) at {level} clients ...")
-        for protocol, name in (("rest", REST_FLOOR), ("grpc", GRPC_FLOOR)):
-            driven = _drive(url, f"127.0.0.1:{grpc_port}", "floor", protocol, bodies, requests, level, seconds, child.pid)
-            cells.append(measured(name, level, driven, rows))
-    return cells
-
-
 def ranking_batching_file(batching_file: Path, rows: int, out_dir: Path) -> Path:
     """The batching file with max_batch_size raised to hold RANKING_BATCH_REQUESTS requests of `rows`
     rows (compose's 64 rows hold one 50-row request and refuse a 200-row one: a task larger than
@@ -214,22 +190,156 @@ def ranking_batching_file(batching_file: Path, rows: int, out_dir: Path) -> Path
     return path
 
 
-def naive_cells(keras_model: Path, seconds: float, log_dir: Path, say: Say, levels: tuple[int, ...] = LEVELS,
-                rows: int = 1) -> list[Cell]:
-    """Flask + Keras `model.predict()` per request: what many first deployments look like."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", f"{__package__}.naive_app", str(keras_model.resolve()), str(port)]
+@dataclass(frozen=True)
+class Measurement:
+    """One cell of a run on a running server: a target name per protocol, at `level` clients."""
+
+    targets: tuple[tuple[str, str], ...]  # (protocol, target name), in the order of even runs
+    level: int
+    rows: int
+    rest_url: str
+    grpc_target: str
+    model: str
+    pid: int | None
+
+
+def start_servers(stack: contextlib.ExitStack, models_dir: Path, model_name: str, batching_file: Path,
+                  keras_model: Path | None, log_dir: Path, say: Say, levels: tuple[int, ...], rows: int,
+                  ranking_rows: tuple[int, ...]) -> tuple[list[Measurement], ServerProcess]:
+    """Every server of the bench, started once and kept up through the runs, and what each run
+    measures on them; also the batching-on server, which the profile reads."""
+    top = max(levels)
+    plan: list[Measurement] = []
+    both = (("rest", "REST"), ("grpc", "gRPC"))
+
+    grpc_port, rest_port = free_port(), free_port()
+    floor = stack.enter_context(ChildProcess(
+        [sys.executable, "-m", f"{__package__}.floor_server", str(grpc_port), str(rest_port)],
+        log_dir / "floor-server.log", cwd=PROJECT_ROOT, python_path=[PROJECT_ROOT]))
+    say("  starting the floor server (canned replies) ...")
+    floor.start()
+    floor.wait_until(lambda: answers(f"http://127.0.0.1:{rest_port}/ready"), 120, "the floor server")
+    plan.append(Measurement((("rest", REST_FLOOR), ("grpc", GRPC_FLOOR)), top, rows, f"http://127.0.0.1:{rest_port}",
+                            f"127.0.0.1:{grpc_port}", "floor", floor.pid))
+
+    def embedded(label: str, file: Path | None, size: int, cell_levels: tuple[int, ...]) -> ServerProcess:
+        # The flags `make serve` gives the server (compose's tfserving command), on this models folder.
+        flags = server_flags(models_dir.resolve(), batching=file is not None, batching_file=file)
+        log_name = f"server-{label.replace(' ', '-')}" + (f"-{size}rows" if size > 1 else "")
+        say(f"  starting the embedded server, {label}, {size} row(s) per request ...")
+        server = stack.enter_context(ServerProcess(flags, log_dir / f"{log_name}.log")).start()
+        for level in cell_levels:
+            plan.append(Measurement(tuple((p, f"{name} {label}") for p, name in both), level, size, server.rest_url,
+                                    server.grpc_target, model_name, server.pid))
+        return server
+
+    embedded("batching off", None, rows, levels)
+    main_batching = batching_file if rows == 1 else ranking_batching_file(batching_file, rows, log_dir)
+    batching_on = embedded("batching on", main_batching, rows, levels)
+    for size in (r for r in ranking_rows if r != rows):
+        embedded("batching on", ranking_batching_file(batching_file, size, log_dir), size, (top,))
+    if keras_model is not None:
+        port = free_port()
+        naive = stack.enter_context(ChildProcess(
+            [sys.executable, "-m", f"{__package__}.naive_app", str(keras_model.resolve()), str(port)],
+            log_dir / "naive-server.log", cwd=PROJECT_ROOT, python_path=[PROJECT_ROOT]))
+        say("  starting the naive baseline server ...")
+        naive.start()
+        naive.wait_until(lambda: answers(f"http://127.0.0.1:{port}/ready"), 120, "the naive baseline server")
+        plan += [Measurement((("rest", NAIVE),), level, rows, f"http://127.0.0.1:{port}", "", "naive", naive.pid)
+                 for level in levels]
+    return plan, batching_on
+
+
+class Pools:
+    """Request pools built once per (model name, rows per request) and shared by every run: REST
+    bodies (which do not name the model) and gRPC PredictRequests (which do)."""
+
+    def __init__(self) -> None:
+        self._rest: dict[int, list[bytes]] = {}
+        self._grpc: dict[tuple[str, int], list[Any]] = {}
+
+    def get(self, model: str, rows: int, grpc: bool = True) -> tuple[list[bytes], list[Any]]:
+        if rows not in self._rest:
+            self._rest[rows] = rest_bodies(rows=rows, pool=POOL, seed=7)
+        if grpc and (model, rows) not in self._grpc:
+            self._grpc[model, rows] = grpc_requests(model, rows=rows, pool=POOL, seed=7)
+        return self._rest[rows], self._grpc.get((model, rows), [])
+
+
+def run_once(plan: list[Measurement], pools: Pools, seconds: float, number: int, say: Say) -> list[Cell]:
+    """Every measurement of the plan once; the protocols' order alternates from cell to cell and run
+    to run, so that neither protocol is always measured first."""
     cells = []
-    with ChildProcess(command, log_dir / "naive-server.log", cwd=PROJECT_ROOT, python_path=[PROJECT_ROOT]) as child:
-        child.start()
-        child.wait_until(lambda: answers(f"{url}/ready"), 120, "the naive baseline server")
-        bodies = rest_bodies(rows=rows, pool=POOL, seed=7)
-        for level in levels:
-            say(f"  naive baseline at {level} clients ...")
-            driven = _drive(url, "", "naive", "rest", bodies, [], level, seconds, child.pid)
-            cells.append(measured(NAIVE, level, driven, rows))
+    for index, measurement in enumerate(plan):
+        targets = measurement.targets if (number + index) % 2 == 0 else tuple(reversed(measurement.targets))
+        bodies, requests = pools.get(measurement.model, measurement.rows, grpc=bool(measurement.grpc_target))
+        for protocol, target in targets:
+            driven = _drive(measurement.rest_url, measurement.grpc_target, measurement.model, protocol, bodies,
+                            requests, measurement.level, seconds, measurement.pid)
+            cells.append(measured(target, measurement.level, driven, measurement.rows))
+    say(f"  run {number + 1} done")
     return cells
+
+
+def _spread(values: list[float]) -> float | None:
+    middle = statistics.median(values)
+    return (max(values) - min(values)) / middle if len(values) > 1 and middle else None
+
+
+def median_cells(runs: list[list[Cell]], plan: list[Measurement]) -> list[Cell]:
+    """One cell per (target, clients, rows), in the plan's order: the median of each figure over the
+    runs, with the spread of requests/s and of server CPU per request."""
+    groups: dict[tuple[str, int, int], list[Cell]] = {
+        (target, m.level, m.rows): [] for m in plan for _, target in m.targets}
+    for cells in runs:
+        for cell in cells:
+            groups.setdefault((cell.target, cell.concurrency, cell.rows), []).append(cell)
+
+    def middle(values: Sequence[float | None]) -> float | None:
+        known = [v for v in values if v is not None]
+        return statistics.median(known) if known else None
+
+    medians = []
+    for (target, level, rows), cells in groups.items():
+        rps = [c.rps for c in cells]
+        cpu = [c.server_cpu_us for c in cells if c.server_cpu_us is not None]
+        medians.append(Cell(target, level, round(statistics.median(c.requests for c in cells)),
+                            sum(c.errors for c in cells), statistics.median(c.seconds for c in cells),
+                            middle([c.p50_ms for c in cells]), middle([c.p99_ms for c in cells]),
+                            statistics.median(rps), rows, middle(cpu), middle([c.client_cpu_us for c in cells]),
+                            middle([c.client_cores for c in cells]), len(cells), _spread(rps),
+                            _spread(cpu) if cpu else None))
+    return medians
+
+
+def median_ratios(per_run: list[list[tuple[str, float]]]) -> list[tuple[str, float, float, float]]:
+    """(title, median, lowest, highest) of each ratio over the runs; each run's ratio compares two
+    cells of that run."""
+    values: dict[str, list[float]] = {}
+    for found in per_run:
+        for title, value in found:
+            values.setdefault(title, []).append(value)
+    return [(title, statistics.median(v), min(v), max(v)) for title, v in values.items()]
+
+
+def profile_server(server: ServerProcess, pools: Pools, model_name: str, level: int, seconds: float, out_dir: Path,
+                   say: Say) -> dict[str, Profile]:
+    """py-spy on the batching-on server while each protocol alone loads it (a run of its own: the
+    profiler's sampling would disturb the measured ones); raw stacks kept as profile-<protocol>.txt."""
+    bodies, requests = pools.get(model_name, 1)
+    found = {}
+    for protocol, name in (("rest", "REST batching on"), ("grpc", "gRPC batching on")):
+        say(f"  profiling the server under {name} at {level} clients ...")
+        output = out_dir / f"profile-{protocol}.txt"
+        started = record(server.pid or 0, seconds, output)
+        if not isinstance(started, str):
+            rest, grpc = (level, 0) if protocol == "rest" else (0, level)
+            load = Load(server.rest_url, server.grpc_target, model_name, bodies, list(requests), Recorder(),
+                        rest_clients=rest, grpc_clients=grpc)
+            asyncio.run(load.run(seconds=seconds + 1))  # py-spy attaches within the first second
+        found[name] = finish(started, output)
+    return found
 
 
 # --- report -------------------------------------------------------------------------------------
@@ -299,15 +409,23 @@ def _number(value: float | None, width: int, digits: int = 0) -> str:
     return f"{value:>{width}.{digits}f}" if value is not None else f"{'-':>{width}}"
 
 
+def _percent(value: float | None) -> str:
+    return f"{value:>6.0%}" if value is not None else f"{'-':>6}"
+
+
 def table(cells: list[Cell]) -> str:
-    """Every cell; `*` after the client figures: the load generator may have set the pace."""
-    lines = [f"{'target':<30} {'clients':>7} {'rows':>4} {'req/s':>9} {'rows/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
-             f"{'errors':>6} {'srv us/req':>10} {'cli us/req':>10} {'cli cores':>9}"]
+    """Every cell (medians over the runs, with the spread of req/s and of server CPU: highest - lowest,
+    over the median); `*` after the client figures: the load generator may have set the pace."""
+    lines = [f"{'target':<30} {'clients':>7} {'rows':>4} {'req/s':>9} {'+-':>6} {'rows/s':>9} {'p50 ms':>8} "
+             f"{'p99 ms':>8} {'errors':>6} {'srv us/req':>10} {'+-':>6} {'cli us/req':>10} {'cli cores':>9}"]
     for c in cells:
         mark = "*" if c.client_bound else " "
-        lines.append(f"{c.target:<30} {c.concurrency:>7} {c.rows:>4} {c.rps:>9.1f} {c.rows_per_s:>9.0f} "
-                     f"{_number(c.p50_ms, 8, 2)} {_number(c.p99_ms, 8, 2)} {c.errors:>6} "
-                     f"{_number(c.server_cpu_us, 10)} {_number(c.client_cpu_us, 10)} {_number(c.client_cores, 8, 2)}{mark}")
+        lines.append(f"{c.target:<30} {c.concurrency:>7} {c.rows:>4} {c.rps:>9.1f} {_percent(c.rps_spread)} "
+                     f"{c.rows_per_s:>9.0f} {_number(c.p50_ms, 8, 2)} {_number(c.p99_ms, 8, 2)} {c.errors:>6} "
+                     f"{_number(c.server_cpu_us, 10)} {_percent(c.server_cpu_spread)} {_number(c.client_cpu_us, 10)} "
+                     f"{_number(c.client_cores, 8, 2)}{mark}")
+    runs = max((c.runs for c in cells), default=1)
+    lines.append(f"medians over {runs} run(s); +-: the spread (highest - lowest) / median of that column")
     if any(c.client_bound for c in cells):
         lines.append(f"* the load generator used more than {CLIENT_BOUND_CORES:g} of a core: it may have set the pace")
     return "\n".join(lines)
@@ -331,38 +449,47 @@ def cpu_table(cells: list[Cell], level: int, rows: int = 1) -> str:
 
 @dataclass
 class Bench:
-    cells: list[Cell]
-    ratios: list[tuple[str, float]]
+    cells: list[Cell]  # medians over the runs (the in-process and load-path figures: one run)
+    ratios: list[tuple[str, float, float, float]]  # title, median, lowest, highest
+    runs: list[list[Cell]]
     load_paths: list[PathCell]
     load_path_ratios: list[tuple[str, float]]
+    profiles: dict[str, Profile]
 
 
 def run_bench(model_name: str, models_dir: Path, artifacts_dir: Path, batching_file: Path, seconds: float,
               skip_naive: bool, output: Path, say: Say, levels: tuple[int, ...] = LEVELS, rows: int = 1,
-              ranking_rows: tuple[int, ...] = RANKING_ROWS, load_paths: bool = True) -> Bench:
-    """Measure every cell, write them and the ratios to `output` (JSON); return them."""
+              ranking_rows: tuple[int, ...] = RANKING_ROWS, load_paths: bool = True, repeats: int = REPEATS,
+              profile: bool = True) -> Bench:
+    """Measure every cell `repeats` times, write the runs, their medians and spreads, the ratios, the
+    load paths and the profile to `output` (JSON); return them."""
     version_dir = newest_version(models_dir, model_name)
     keras_model = artifacts_dir / "model.keras"
     if not skip_naive and not keras_model.is_file():
         raise LoadTestError(f"{keras_model} not found; run `make train` or pass --skip-naive")
+    if repeats < 1:
+        raise LoadTestError(f"--repeats must be at least 1, got {repeats}")
     output.parent.mkdir(parents=True, exist_ok=True)
     top = max(levels)
-    say(f"benchmarking {model_name} version {version_dir.name}, {seconds:g} s per cell")
-    cells = in_process_cells(version_dir, seconds)
+    say(f"benchmarking {model_name} version {version_dir.name}, {seconds:g} s per cell, {repeats} run(s)")
+    in_process = in_process_cells(version_dir, seconds)
     paths = load_path_cells(version_dir, seconds / 2, say) if load_paths else []
-    cells += floor_cells(seconds, output.parent, say, top, rows)
-    cells += embedded_cells(models_dir, model_name, None, seconds, output.parent, say, levels, rows)
-    main_batching = batching_file if rows == 1 else ranking_batching_file(batching_file, rows, output.parent)
-    cells += embedded_cells(models_dir, model_name, main_batching, seconds, output.parent, say, levels, rows)
-    for size in (r for r in ranking_rows if r != rows):
-        cells += embedded_cells(models_dir, model_name, ranking_batching_file(batching_file, size, output.parent),
-                                seconds, output.parent, say, (top,), size)
-    if not skip_naive:
-        cells += naive_cells(keras_model, seconds, output.parent, say, levels, rows)
-    bench = Bench(cells, ratios(cells, top, rows), paths, path_ratios(paths))
+    pools = Pools()
+    with contextlib.ExitStack() as stack:
+        plan, batching_on = start_servers(stack, models_dir, model_name, batching_file,
+                                          None if skip_naive else keras_model, output.parent, say, levels, rows,
+                                          ranking_rows)
+        runs = [in_process + run_once(plan, pools, seconds, number, say) for number in range(repeats)]
+        profiles = profile_server(batching_on, pools, model_name, top, max(seconds, PROFILE_SECONDS), output.parent,
+                                  say) if profile else {}
+    bench = Bench(in_process + median_cells([run[len(in_process):] for run in runs], plan),
+                  median_ratios([ratios(run, top, rows) for run in runs]), runs, paths, path_ratios(paths), profiles)
     output.write_text(json.dumps({
-        "cells": [asdict(c) | {"rps": c.rps, "rows_per_s": c.rows_per_s, "client_bound": c.client_bound} for c in cells],
-        "ratios": dict(bench.ratios), "load_paths": [asdict(c) for c in paths],
-        "load_path_ratios": dict(bench.load_path_ratios), "seconds_per_cell": seconds,
-        "percentile_rule": PERCENTILE_RULE, "client_bound_cores": CLIENT_BOUND_CORES}, indent=2))
+        "cells": [asdict(c) | {"rows_per_s": c.rows_per_s, "client_bound": c.client_bound} for c in bench.cells],
+        "ratios": {title: {"median": value, "lowest": low, "highest": high} for title, value, low, high in bench.ratios},
+        "runs": [[asdict(c) for c in run] for run in runs], "repeats": repeats,
+        "load_paths": [asdict(c) for c in paths], "load_path_ratios": dict(bench.load_path_ratios),
+        "profile": {name: found.summary() for name, found in profiles.items()},
+        "seconds_per_cell": seconds, "percentile_rule": PERCENTILE_RULE, "client_bound_cores": CLIENT_BOUND_CORES},
+        indent=2))
     return bench
