@@ -119,6 +119,9 @@ class Servable:
             from tensorflow.core.protobuf import config_pb2
 
             with self._lock:
+                runner = self._runners.get(key)  # another thread may have made it meanwhile
+                if runner is not None:
+                    return runner
                 signature = self.signature_defs[key]
                 feeds, fetches = tuple(sorted(signature.inputs)), tuple(sorted(signature.outputs))
                 options = config_pb2.CallableOptions(feed=[signature.inputs[alias].name for alias in feeds],

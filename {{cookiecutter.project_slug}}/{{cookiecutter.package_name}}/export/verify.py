@@ -116,14 +116,15 @@ def check_keras_reload(model_path: Path, schema: Schema, modules: tuple[str, ...
 
 
 def serving_signature(version_dir: Path) -> Any:
-    """The `serve` MetaGraphDef's serving SignatureDef, read from saved_model.pb as TF Serving reads it."""
-    from tensorflow.core.protobuf import saved_model_pb2
+    """The `serve` MetaGraphDef's serving SignatureDef, read from saved_model.pb as TF Serving reads it
+    (by the embedded server's reader, with TF Serving's messages)."""
+    from embedded_tfserving.errors import ServingError
+    from embedded_tfserving.servable import read_serve_meta_graph
 
-    saved_model = saved_model_pb2.SavedModel.FromString((version_dir / "saved_model.pb").read_bytes())
-    serve = [m for m in saved_model.meta_graphs if "serve" in m.meta_info_def.tags]
-    if not serve:
-        raise ExportError(f"{version_dir} has no MetaGraphDef tagged serve, the one TF Serving loads")
-    signatures = serve[0].signature_def
+    try:
+        signatures = read_serve_meta_graph(version_dir).signature_def
+    except ServingError as error:
+        raise ExportError(f"{version_dir}: {error.message}") from None
     if SIGNATURE not in signatures:
         raise ExportError(f"{version_dir} has no {SIGNATURE} signature (found: {sorted(signatures)})")
     return signatures[SIGNATURE]
@@ -176,25 +177,24 @@ def verify_savedmodel(version_dir: Path, schema: Schema, model_path: Path | None
     check_signature(version_dir, schema)
     requests = warmup_records(version_dir)
     outputs = [reply[OUTPUT] for reply in tf_loader.run(version_dir, SIGNATURE, [r.inputs for r in requests])]
-    if model_path is not None and _converted_with_tensorrt(version_dir):
-        note = ("this version was converted with TF-TRT: export compared it with the unconverted model "
-                "(tensorrt in its model_metadata.json); checked signature and warmup only")
-    elif model_path is not None and not _exported_from(version_dir, model_path):
-        note = f"{model_path} is not the model this version was exported from; checked signature and warmup only"
-    elif model_path is not None:
-        expected = _predict(load_keras_model(model_path, schema), [request_arrays(r) for r in requests])
-        worst = 0.0
-        for number, (got, want) in enumerate(zip(outputs, expected)):
-            if got.shape != want.shape:
-                raise ExportError(f"warmup record {number}: output shape {got.shape}, Keras gives {want.shape}")
-            worst = max(worst, float(np.max(np.abs(got - want), initial=0.0)))
-        if worst > TOLERANCE:
-            raise ExportError(f"TensorFlow's C++ loader predicts differently from the Keras model, by up to {worst:.2e} "
-                              f"(tolerance {TOLERANCE:.0e})")
-        return Verified(len(requests), True, worst)
-    else:
-        note = ""
-    return Verified(len(requests), False, 0.0, note)
+    if model_path is None:
+        return Verified(len(requests), False, 0.0)
+    if _converted_with_tensorrt(version_dir):
+        return Verified(len(requests), False, 0.0, "this version was converted with TF-TRT: export compared it with "
+                        "the unconverted model (tensorrt in its model_metadata.json); checked signature and warmup only")
+    if not _exported_from(version_dir, model_path):
+        return Verified(len(requests), False, 0.0, f"{model_path} is not the model this version was exported from; "
+                        "checked signature and warmup only")
+    expected = _predict(load_keras_model(model_path, schema), [request_arrays(r) for r in requests])
+    worst = 0.0
+    for number, (got, want) in enumerate(zip(outputs, expected)):
+        if got.shape != want.shape:
+            raise ExportError(f"warmup record {number}: output shape {got.shape}, Keras gives {want.shape}")
+        worst = max(worst, float(np.max(np.abs(got - want), initial=0.0)))
+    if worst > TOLERANCE:
+        raise ExportError(f"TensorFlow's C++ loader predicts differently from the Keras model, by up to {worst:.2e} "
+                          f"(tolerance {TOLERANCE:.0e})")
+    return Verified(len(requests), True, worst)
 
 
 def hand_check_command(version_dir: Path, inputs_dir: Path) -> str:

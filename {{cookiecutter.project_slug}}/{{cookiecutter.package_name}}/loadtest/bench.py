@@ -212,15 +212,21 @@ def start_servers(stack: contextlib.ExitStack, models_dir: Path, model_name: str
     plan: list[Measurement] = []
     both = (("rest", "REST"), ("grpc", "gRPC"))
 
-    grpc_port, rest_port = free_port(), free_port()
-    floor = stack.enter_context(ChildProcess(
-        [sys.executable, "-m", f"{__package__}.floor_server", str(grpc_port), str(rest_port)],
-        log_dir / "floor-server.log", cwd=PROJECT_ROOT, python_path=[PROJECT_ROOT]))
-    say("  starting the floor server (canned replies) ...")
-    floor.start()
-    floor.wait_until(lambda: answers(f"http://127.0.0.1:{rest_port}/ready"), 120, "the floor server")
-    plan.append(Measurement((("rest", REST_FLOOR), ("grpc", GRPC_FLOOR)), top, rows, f"http://127.0.0.1:{rest_port}",
-                            f"127.0.0.1:{grpc_port}", "floor", floor.pid))
+    def child(module: str, args: list[str], rest_port: int, what: str) -> tuple[ChildProcess, str]:
+        """One of this package's servers (floor_server, naive_app), up once its /ready answers."""
+        url = f"http://127.0.0.1:{rest_port}"
+        started = stack.enter_context(ChildProcess(
+            [sys.executable, "-m", f"{__package__}.{module}", *args, str(rest_port)],
+            log_dir / f"{module.split('_')[0]}-server.log", cwd=PROJECT_ROOT, python_path=[PROJECT_ROOT]))
+        say(f"  starting {what} ...")
+        started.start()
+        started.wait_until(lambda: answers(f"{url}/ready"), 120, what)
+        return started, url
+
+    grpc_port = free_port()
+    floor, floor_url = child("floor_server", [str(grpc_port)], free_port(), "the floor server (canned replies)")
+    plan.append(Measurement((("rest", REST_FLOOR), ("grpc", GRPC_FLOOR)), top, rows, floor_url, f"127.0.0.1:{grpc_port}",
+                            "floor", floor.pid))
 
     def embedded(label: str, file: Path | None, size: int, cell_levels: tuple[int, ...]) -> ServerProcess:
         # The flags `make serve` gives the server (compose's tfserving command), on this models folder.
@@ -239,15 +245,8 @@ def start_servers(stack: contextlib.ExitStack, models_dir: Path, model_name: str
     for size in (r for r in ranking_rows if r != rows):
         embedded("batching on", ranking_batching_file(batching_file, size, log_dir), size, (top,))
     if keras_model is not None:
-        port = free_port()
-        naive = stack.enter_context(ChildProcess(
-            [sys.executable, "-m", f"{__package__}.naive_app", str(keras_model.resolve()), str(port)],
-            log_dir / "naive-server.log", cwd=PROJECT_ROOT, python_path=[PROJECT_ROOT]))
-        say("  starting the naive baseline server ...")
-        naive.start()
-        naive.wait_until(lambda: answers(f"http://127.0.0.1:{port}/ready"), 120, "the naive baseline server")
-        plan += [Measurement((("rest", NAIVE),), level, rows, f"http://127.0.0.1:{port}", "", "naive", naive.pid)
-                 for level in levels]
+        naive, naive_url = child("naive_app", [str(keras_model.resolve())], free_port(), "the naive baseline server")
+        plan += [Measurement((("rest", NAIVE),), level, rows, naive_url, "", "naive", naive.pid) for level in levels]
     return plan, batching_on
 
 
@@ -451,7 +450,7 @@ def cpu_table(cells: list[Cell], level: int, rows: int = 1) -> str:
 class Bench:
     cells: list[Cell]  # medians over the runs (the in-process and load-path figures: one run)
     ratios: list[tuple[str, float, float, float]]  # title, median, lowest, highest
-    runs: list[list[Cell]]
+    runs: list[list[Cell]]  # the served cells of each run
     load_paths: list[PathCell]
     load_path_ratios: list[tuple[str, float]]
     profiles: dict[str, Profile]
@@ -479,11 +478,12 @@ def run_bench(model_name: str, models_dir: Path, artifacts_dir: Path, batching_f
         plan, batching_on = start_servers(stack, models_dir, model_name, batching_file,
                                           None if skip_naive else keras_model, output.parent, say, levels, rows,
                                           ranking_rows)
-        runs = [in_process + run_once(plan, pools, seconds, number, say) for number in range(repeats)]
+        runs = [run_once(plan, pools, seconds, number, say) for number in range(repeats)]
         profiles = profile_server(batching_on, pools, model_name, top, max(seconds, PROFILE_SECONDS), output.parent,
                                   say) if profile else {}
-    bench = Bench(in_process + median_cells([run[len(in_process):] for run in runs], plan),
-                  median_ratios([ratios(run, top, rows) for run in runs]), runs, paths, path_ratios(paths), profiles)
+    # Each run's ratios see the in-process cells too: the ceiling the ranking cells are compared with.
+    bench = Bench(in_process + median_cells(runs, plan), median_ratios([ratios(in_process + run, top, rows) for run in runs]),
+                  runs, paths, path_ratios(paths), profiles)
     output.write_text(json.dumps({
         "cells": [asdict(c) | {"rows_per_s": c.rows_per_s, "client_bound": c.client_bound} for c in bench.cells],
         "ratios": {title: {"median": value, "lowest": low, "highest": high} for title, value, low, high in bench.ratios},
