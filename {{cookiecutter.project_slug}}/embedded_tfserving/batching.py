@@ -161,7 +161,7 @@ class BatchQueue:
         started = time.perf_counter()
         pool = self.options.thread_pool_name
         for task in batch.tasks:
-            self._metrics.queuing_latency.labels(pool).observe((started - task.enqueued) * 1e6)
+            self._metrics.observe_queuing(pool, (started - task.enqueued) * 1e6)
         try:
             outputs = await asyncio.get_running_loop().run_in_executor(self._executor, self._run_batch, batch)
         except Exception as error:

@@ -6,9 +6,6 @@ import time
 from typing import Any
 
 import grpc
-import numpy as np
-import tensorflow as tf
-from tensorflow.core.framework import tensor_shape_pb2, types_pb2
 from tensorflow_serving.apis import (
     classification_pb2,
     get_model_status_pb2,
@@ -20,7 +17,7 @@ from tensorflow_serving.apis import (
     regression_pb2,
 )
 
-from . import inference, limits
+from . import inference, limits, tensor_protos
 from .errors import ServingError, from_exception
 from .manager import Manager
 from .metrics import ServingMetrics
@@ -52,14 +49,14 @@ class _Calls:
         try:
             reply = await body()
         except ServingError as error:
-            self.metrics.request_count.labels(name, error.code).inc()
+            self.metrics.count_request(name, error.code)
             await context.abort(error.grpc_code, error.message)
         except Exception as error:  # never let one request take the server down
             wrapped = from_exception(error)
-            self.metrics.request_count.labels(name, wrapped.code).inc()
+            self.metrics.count_request(name, wrapped.code)
             await context.abort(wrapped.grpc_code, wrapped.message)
-        self.metrics.request_count.labels(name, "OK").inc()
-        self.metrics.request_latency.labels(name, api, "GRPC").observe((time.perf_counter() - started) * 1e6)
+        self.metrics.count_request(name, "OK")
+        self.metrics.observe_request(name, api, "GRPC", (time.perf_counter() - started) * 1e6)
         return reply
 
 
@@ -80,7 +77,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
                 response.model_spec.version.value = served.number
                 response.model_spec.signature_name = key
                 for alias, array in outputs.items():
-                    fill_tensor_proto(response.outputs[alias], array)
+                    tensor_protos.fill(response.outputs[alias], array)
                 return response
 
         return await self.calls.call("Predict", request, context, body)
@@ -131,28 +128,6 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
                 return metadata_response(served)
 
         return await self.calls.call("GetModelMetadata", request, context, body)
-
-
-# Tensor::AsProtoField: TF Serving's Predict replies carry values in the typed repeated field
-# (float_val, ...), not tensor_content; clients that read `outputs["y"].float_val` rely on it.
-_PROTO_FIELDS = {
-    types_pb2.DT_FLOAT: "float_val", types_pb2.DT_DOUBLE: "double_val", types_pb2.DT_INT32: "int_val",
-    types_pb2.DT_INT16: "int_val", types_pb2.DT_INT8: "int_val", types_pb2.DT_UINT8: "int_val",
-    types_pb2.DT_UINT16: "int_val", types_pb2.DT_INT64: "int64_val", types_pb2.DT_UINT32: "uint32_val",
-    types_pb2.DT_UINT64: "uint64_val", types_pb2.DT_BOOL: "bool_val", types_pb2.DT_STRING: "string_val",
-}
-
-
-def fill_tensor_proto(proto: Any, array: np.ndarray) -> None:
-    """`array` into `proto` as TF Serving's default serialization writes it (AsProtoField)."""
-    dtype = tf.dtypes.as_dtype(array.dtype).as_datatype_enum
-    field = _PROTO_FIELDS.get(dtype)
-    if field is None:  # half, complex, ...: tensor_content, which every client reads through make_ndarray
-        proto.CopyFrom(tf.make_tensor_proto(array))
-        return
-    proto.dtype = dtype
-    proto.tensor_shape.dim.extend(tensor_shape_pb2.TensorShapeProto.Dim(size=size) for size in array.shape)
-    getattr(proto, field).extend(array.ravel().tolist())
 
 
 def _fill_spec(response: Any, served: Any, key: str) -> None:

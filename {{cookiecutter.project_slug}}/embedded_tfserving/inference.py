@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 from google.protobuf import text_format
 
+from . import tensor_protos
 from .errors import invalid
 from .servable import DEFAULT_SIGNATURE, Servable
 
@@ -85,13 +86,11 @@ def check_predict_request(signature: Any, tensors: Mapping[str, Any]) -> None:
 
 def request_arrays(signature: Any, tensors: Mapping[str, Any]) -> dict[str, np.ndarray]:
     """The request's TensorProtos as numpy arrays, the signature's defaults filled in."""
-    import tensorflow as tf
-
     arrays = {}
     for alias in signature.inputs:
         proto = tensors.get(alias, signature.defaults.get(alias))
         try:
-            arrays[alias] = tf.make_ndarray(proto)
+            arrays[alias] = tensor_protos.to_array(proto)
         except Exception:
             raise invalid(f"tensor parsing error: {alias}") from None
     return arrays

@@ -40,7 +40,10 @@ async def read_body(request: web.Request, limit: int, timeout: float | None) -> 
     if length is not None and length > limit:
         raise too_large(limit)
     try:
-        return await asyncio.wait_for(request.read(), timeout if timeout and timeout > 0 else None)
+        if request.content.is_eof():  # the whole body has arrived (the usual small request): nothing to wait for
+            return await request.read()
+        async with asyncio.timeout(timeout if timeout and timeout > 0 else None):
+            return await request.read()
     except web.HTTPRequestEntityTooLarge:  # chunked bodies: aiohttp counts while reading
         raise too_large(limit) from None
     except TimeoutError:

@@ -325,7 +325,7 @@ class Manager:
                 queue = version.queues[signature] = BatchQueue(
                     self.batch_options, lambda merged: servable.run(signature, merged), self.executor, self.metrics)
             outputs = await queue.submit(inputs)
-        self.metrics.runtime_latency.labels(version.model, api, "TF1").observe((time.perf_counter() - started) * 1e6)
+        self.metrics.observe_runtime(version.model, api, (time.perf_counter() - started) * 1e6)
         return outputs
 
     # --- status -------------------------------------------------------------------------------

@@ -7,6 +7,8 @@ Serving's prometheus_exporter.cc does, so dashboards and alerts work against eit
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 
@@ -44,6 +46,30 @@ class ServingMetrics:
                                         ["model_path", "status"], buckets=LATENCY_BUCKETS, registry=r)
         self.load_attempt_count = Counter(_name("/tensorflow/cc/saved_model/load_attempt_count"), "",
                                           ["model_path", "status"], registry=r)
+
+        self._children: dict[tuple[Any, tuple[str, ...]], Any] = {}
+
+    def _child(self, metric: Any, *values: str) -> Any:
+        """metric.labels(*values), kept: prometheus_client looks a child up under a lock on every call,
+        and the request path records four to five points per request."""
+        key = (metric, values)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*values)
+        return child
+
+    # The points recorded per request, as TF Serving records them.
+    def count_request(self, model: str, status: str) -> None:
+        self._child(self.request_count, model, status).inc()
+
+    def observe_request(self, model: str, api: str, entrypoint: str, micros: float) -> None:
+        self._child(self.request_latency, model, api, entrypoint).observe(micros)
+
+    def observe_runtime(self, model: str, api: str, micros: float) -> None:
+        self._child(self.runtime_latency, model, api, "TF1").observe(micros)
+
+    def observe_queuing(self, thread_pool: str, micros: float) -> None:
+        self._child(self.queuing_latency, thread_pool).observe(micros)
 
     def render(self) -> str:
         return render(self.registry)

@@ -210,11 +210,12 @@ class ChildProcess:
 class ServerProcess(ChildProcess):
     """`python -m embedded_tfserving FLAGS` as a child. Ports given as 0 or left out become free ports
     (so parallel servers never clash); `ca_file`/`api_key` let the readiness probe reach a server
-    that requires TLS or an API key."""
+    that requires TLS or an API key. `package_parent`: the folder the server's package is imported
+    from (another release's, to compare servers side by side); the child starts there."""
 
     def __init__(self, flags: Sequence[str], log_path: Path | None = None, *, cwd: Path | None = None,
                  env: dict[str, str] | None = None, detach: bool = False, ca_file: Path | None = None,
-                 api_key: str = "") -> None:
+                 api_key: str = "", package_parent: Path = PACKAGE_PARENT) -> None:
         parsed = parse_flags(list(flags))  # fail here, in the caller, on a bad flag
         # Only ports given explicitly (and non-zero) are kept: the gRPC default, 8500, would make
         # parallel servers collide.
@@ -226,8 +227,10 @@ class ServerProcess(ChildProcess):
         self.ca_file, self.api_key = ca_file, api_key
         flags = [f for f in flags if not f.startswith(("--port=", "--rest_api_port="))]
         flags += [f"--port={self.grpc_port}", f"--rest_api_port={self.rest_port}"]
-        super().__init__([sys.executable, "-m", __package__, *flags], log_path, cwd=cwd,
-                         env={"TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}, python_path=[PACKAGE_PARENT],
+        # `python -m` puts its working folder first on sys.path: another package_parent runs from there
+        super().__init__([sys.executable, "-m", __package__, *flags], log_path,
+                         cwd=cwd if package_parent == PACKAGE_PARENT else package_parent,
+                         env={"TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}, python_path=[package_parent],
                          detach=detach)
 
     @property

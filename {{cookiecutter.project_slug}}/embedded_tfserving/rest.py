@@ -86,7 +86,8 @@ class RestApi:
             return response
         labels: dict[str, str] = {}
         try:
-            reply = await asyncio.wait_for(self._dispatch(request.method, path, body, labels), self.timeout)
+            async with asyncio.timeout(self.timeout):  # not wait_for: that runs the request in a task of its own
+                reply = await self._dispatch(request.method, path, body, labels)
             status = 200
         except ServingError as error:
             reply, status = orjson.dumps({"error": error.message}), error.http_status
@@ -102,10 +103,9 @@ class RestApi:
             reply, status = orjson.dumps({"error": wrapped.message}), wrapped.http_status
             labels["status"] = wrapped.code
         if "model" in labels:
-            self.metrics.request_count.labels(labels["model"], labels.get("status", "OK")).inc()
+            self.metrics.count_request(labels["model"], labels.get("status", "OK"))
             if status == 200:
-                self.metrics.request_latency.labels(labels["model"], labels["api"], "REST").observe(
-                    (time.perf_counter() - started) * 1e6)
+                self.metrics.observe_request(labels["model"], labels["api"], "REST", (time.perf_counter() - started) * 1e6)
         return web.Response(body=reply, status=status, content_type=JSON)
 
     async def _dispatch(self, method: str, path: str, body: bytes, labels: dict[str, str]) -> bytes:

@@ -123,6 +123,7 @@ def test_verify_without_versions(tmp_path: Path) -> None:
     ("--levels", "", "is not a comma-separated list of counts"),
     ("--rows", "0", "0 is not in the range x>=1"),
     ("--repeats", "0", "0 is not in the range x>=1"),
+    ("--baseline", "/", "no embedded_tfserving package in /"),
 ])
 def test_bench_refuses_bad_sizes_before_measuring(tmp_path: Path, option: str, value: str, fragment: str) -> None:
     output = tmp_path / "bench" / "bench.json"

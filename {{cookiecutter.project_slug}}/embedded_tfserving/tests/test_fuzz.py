@@ -19,7 +19,7 @@ from schemathesis.specs.openapi.checks import content_type_conformance, response
 
 import embedded_tfserving
 from embedded_tfserving.errors import ServingError
-from embedded_tfserving.json_tensors import json_to_array
+from embedded_tfserving.json_tensors import fast, json_to_array, walk
 from embedded_tfserving.rest_requests import (
     classify_regress_examples,
     example_from_json,
@@ -54,6 +54,23 @@ def test_predict_parsing_raises_only_contract_errors(body: bytes, dtype: str, tw
         assert error.http_status in (400, 501) and error.message
         return
     assert set(arrays) <= set(inputs) and all(isinstance(a, np.ndarray) for a in arrays.values())
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(value=json_values | st.lists(st.lists(st.text(max_size=4), min_size=2, max_size=2), max_size=3),
+       dtype=st.sampled_from(DTYPES))
+def test_the_fast_path_gives_what_tf_servings_element_walk_gives(value, dtype: str) -> None:
+    # numpy's conversion is only taken where it cannot differ from TF Serving's: same dtype, shape and
+    # values as the walk, which must then not refuse the value either.
+    converted = fast(value, dtype)
+    if converted is None:
+        return
+    walked = walk(value, dtype)
+    assert (converted.dtype, converted.shape) == (walked.dtype, walked.shape)
+    if converted.dtype == object:
+        assert converted.tolist() == walked.tolist()
+    else:
+        assert np.array_equal(converted, walked, equal_nan=converted.dtype.kind == "f")
 
 
 def test_narrow_ints_wrap_like_tf_serving_and_wider_ones_are_refused() -> None:

@@ -2,34 +2,43 @@
 with spreads, ratios within runs; every cell carries the server's and the load generator's CPU per
 request, each protocol's floor is measured in the same runs, the ranking-size cells report rows/s
 against the in-process ceiling, the model's load paths are measured side by side, and py-spy's
-profile of the server gives its CPU by share and its top frames."""
+profile of the server gives its CPU by share and its top frames. A --baseline folder's server (another
+release's package) runs beside this one and is measured in the same runs."""
 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.package_name }}.loadtest.bench import GRPC_FLOOR, REST_FLOOR
+from {{ cookiecutter.package_name }}.loadtest.bench import BASELINE, GRPC_FLOOR, REST_FLOOR
 from {{ cookiecutter.package_name }}.settings import PROJECT_ROOT
 
 
 @pytest.mark.slow
 def test_bench_measures_server_cpu_floors_and_ranking_rows(published_model, tmp_path: Path) -> None:
     output = tmp_path / "bench.json"
+    # The baseline: a copy of the server's package that says where it was imported from.
+    baseline = tmp_path / "baseline"
+    shutil.copytree(PROJECT_ROOT / "embedded_tfserving", baseline / "embedded_tfserving",
+                    ignore=shutil.ignore_patterns("tests", "__pycache__"))
+    with (baseline / "embedded_tfserving" / "__init__.py").open("a") as init:
+        init.write("\nprint('embedded_tfserving imported from', __file__, flush=True)\n")
     done = subprocess.run(
         [sys.executable, "-m", "{{ cookiecutter.package_name }}", "bench", "--seconds", "1", "--levels", "4",
          "--ranking-rows", "50", "--skip-naive", "--repeats", "3", "--models-dir", str(published_model.models_dir),
-         "--model-name", published_model.name, "--output", str(output)],
+         "--model-name", published_model.name, "--baseline", str(baseline), "--output", str(output)],
         cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(output.read_text())
     cells = {(c["target"], c["rows"]): c for c in report["cells"] if c["concurrency"] == 4}
     expected = {(t, 1) for t in ("REST batching off", "gRPC batching off", "REST batching on", "gRPC batching on",
-                                 REST_FLOOR, GRPC_FLOOR)} | {("REST batching on", 50), ("gRPC batching on", 50)}
+                                 REST_FLOOR, GRPC_FLOOR, f"REST {BASELINE}", f"gRPC {BASELINE}")} | {
+                                     ("REST batching on", 50), ("gRPC batching on", 50)}
     assert expected <= set(cells)
     assert report["repeats"] == 3 and len(report["runs"]) == 3
     for key in expected:
@@ -46,6 +55,10 @@ def test_bench_measures_server_cpu_floors_and_ranking_rows(published_model, tmp_
     assert cells[("REST batching off", 1)]["server_cpu_us"] > cells[(REST_FLOOR, 1)]["server_cpu_us"]
     assert cells[("gRPC batching off", 1)]["server_cpu_us"] > cells[(GRPC_FLOOR, 1)]["server_cpu_us"]
     ratios = report["ratios"]
+    assert f"gRPC batching on / {BASELINE}, server CPU per request at 4 clients" in ratios
+    baseline_log = (output.parent / "server-batching-on-baseline.log").read_text()
+    assert f"embedded_tfserving imported from {baseline / 'embedded_tfserving' / '__init__.py'}" in baseline_log
+    assert "imported from" not in (output.parent / "server-batching-on.log").read_text()
     assert "gRPC / REST (batching on), own work per request at 4 clients" in ratios
     ceiling = ratios["gRPC batching on, 50 rows per request / in-process ceiling, rows/s"]
     assert 0 < ceiling["lowest"] <= ceiling["median"] <= ceiling["highest"]

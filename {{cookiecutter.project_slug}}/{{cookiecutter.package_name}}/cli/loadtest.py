@@ -28,6 +28,13 @@ def _thresholds(_: Any, __: Any, values: tuple[str, ...]) -> list[thresholds.Thr
         raise click.BadParameter(str(error)) from None
 
 
+def _baseline(_: Any, __: Any, value: Path | None) -> Path | None:
+    if value is not None and not (value / "embedded_tfserving" / "__main__.py").is_file():
+        raise click.BadParameter(f"no embedded_tfserving package in {value}: give the folder that holds it "
+                                 "(another release's generated project)")
+    return value
+
+
 def _common(command: Any) -> Any:
     """Options every scenario takes."""
     options = [
@@ -377,13 +384,17 @@ def scale_command(counts: tuple[int, ...], rounds: int, level_seconds: float, us
               help="Also measure CPU per model call, Session path against tf.saved_model.load, thread flags 1 and default.")
 @click.option("--repeats", type=click.IntRange(1), default=3, show_default=True,
               help="Runs of every served cell; the tables give their medians and spreads.")
+@click.option("--baseline", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None,
+              callback=_baseline,
+              help="Folder holding another release's embedded_tfserving (a generated project): its server runs "
+                   "beside this one, batching on, and every run measures both.")
 @click.option("--profile/--no-profile", default=True, show_default=True,
               help="Record the batching-on server with py-spy under each protocol's load (needs ptrace rights: root).")
 @click.option("--output", type=click.Path(path_type=Path), default=None,
               help="Write the cells and ratios as JSON here (default: reports/<time>-bench/bench.json).")
 def bench_command(model_name: str, models_dir: Path, artifacts_dir: Path, batching_file: Path, seconds: float,
                   skip_naive: bool, levels: tuple[int, ...], rows: int, ranking_rows: tuple[int, ...],
-                  load_paths: bool, repeats: int, profile: bool, output: Path | None) -> None:
+                  load_paths: bool, repeats: int, profile: bool, baseline: Path | None, output: Path | None) -> None:
     """Benchmark in-process, embedded REST/gRPC (batching off/on), each protocol's floor and a naive
     server side by side, with the server's CPU per request, over several runs; the model's load
     paths; and a profile of the server under load."""
@@ -396,7 +407,8 @@ def bench_command(model_name: str, models_dir: Path, artifacts_dir: Path, batchi
     output = output or run_dir_path(Path("reports"), "bench") / "bench.json"
     bench = run_bench(model_name, models_dir, artifacts_dir, batching_file, seconds, skip_naive, output,
                       say=lambda line: click.echo(line, err=True), levels=levels, rows=rows,
-                      ranking_rows=ranking_rows, load_paths=load_paths, repeats=repeats, profile=profile)
+                      ranking_rows=ranking_rows, load_paths=load_paths, repeats=repeats, profile=profile,
+                      baseline=baseline)
     sections = [table(bench.cells), f"({PERCENTILE_RULE})", "", cpu_table(bench.cells, max(levels), rows)]
     if bench.load_paths:
         sections += ["", path_table(bench.load_paths)]

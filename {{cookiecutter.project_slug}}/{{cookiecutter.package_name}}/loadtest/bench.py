@@ -37,7 +37,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from embedded_tfserving.process import ChildProcess, ServerProcess, free_port
+from embedded_tfserving.process import PACKAGE_PARENT, ChildProcess, ServerProcess, free_port
 
 from ..contract import SIGNATURE
 from ..errors import LoadTestError
@@ -62,6 +62,7 @@ RANKING_BATCH_REQUESTS = 8  # ranking cells: max_batch_size holds this many requ
 REPEATS = 3  # runs of every served cell; the tables give their medians (machines here swing by +-30%)
 PROFILE_SECONDS = 5.0  # py-spy's recording per protocol, at least
 REST_FLOOR, GRPC_FLOOR, NAIVE = "REST floor (aiohttp)", "gRPC floor (grpc.aio)", "naive Flask+predict()"
+BASELINE = "batching on, baseline"  # the --baseline server's cells: "REST batching on, baseline", ...
 Say = Callable[[str], None]
 
 
@@ -205,9 +206,11 @@ class Measurement:
 
 def start_servers(stack: contextlib.ExitStack, models_dir: Path, model_name: str, batching_file: Path,
                   keras_model: Path | None, log_dir: Path, say: Say, levels: tuple[int, ...], rows: int,
-                  ranking_rows: tuple[int, ...]) -> tuple[list[Measurement], ServerProcess]:
+                  ranking_rows: tuple[int, ...], baseline: Path | None = None) -> tuple[list[Measurement], ServerProcess]:
     """Every server of the bench, started once and kept up through the runs, and what each run
-    measures on them; also the batching-on server, which the profile reads."""
+    measures on them; also the batching-on server, which the profile reads. `baseline`: a folder
+    holding another release's embedded_tfserving, started with the same flags and measured batching
+    on at the top concurrency, beside this one in every run."""
     top = max(levels)
     plan: list[Measurement] = []
     both = (("rest", "REST"), ("grpc", "gRPC"))
@@ -228,12 +231,14 @@ def start_servers(stack: contextlib.ExitStack, models_dir: Path, model_name: str
     plan.append(Measurement((("rest", REST_FLOOR), ("grpc", GRPC_FLOOR)), top, rows, floor_url, f"127.0.0.1:{grpc_port}",
                             "floor", floor.pid))
 
-    def embedded(label: str, file: Path | None, size: int, cell_levels: tuple[int, ...]) -> ServerProcess:
+    def embedded(label: str, file: Path | None, size: int, cell_levels: tuple[int, ...],
+                 package_parent: Path = PACKAGE_PARENT) -> ServerProcess:
         # The flags `make serve` gives the server (compose's tfserving command), on this models folder.
         flags = server_flags(models_dir.resolve(), batching=file is not None, batching_file=file)
-        log_name = f"server-{label.replace(' ', '-')}" + (f"-{size}rows" if size > 1 else "")
+        log_name = f"server-{label.replace(' ', '-').replace(',', '')}" + (f"-{size}rows" if size > 1 else "")
         say(f"  starting the embedded server, {label}, {size} row(s) per request ...")
-        server = stack.enter_context(ServerProcess(flags, log_dir / f"{log_name}.log")).start()
+        server = stack.enter_context(ServerProcess(flags, log_dir / f"{log_name}.log",
+                                                   package_parent=package_parent)).start()
         for level in cell_levels:
             plan.append(Measurement(tuple((p, f"{name} {label}") for p, name in both), level, size, server.rest_url,
                                     server.grpc_target, model_name, server.pid))
@@ -242,6 +247,8 @@ def start_servers(stack: contextlib.ExitStack, models_dir: Path, model_name: str
     embedded("batching off", None, rows, levels)
     main_batching = batching_file if rows == 1 else ranking_batching_file(batching_file, rows, log_dir)
     batching_on = embedded("batching on", main_batching, rows, levels)
+    if baseline is not None:
+        embedded(BASELINE, main_batching, rows, (top,), baseline.resolve())
     for size in (r for r in ranking_rows if r != rows):
         embedded("batching on", ranking_batching_file(batching_file, size, log_dir), size, (top,))
     if keras_model is not None:
@@ -379,6 +386,17 @@ def ratios(cells: list[Cell], top: int = max(LEVELS), rows: int = 1) -> list[tup
         ("gRPC / REST (batching on), requests/s", "gRPC batching on", "REST batching on", "rps"),
         ("gRPC / REST (batching on), server CPU per request", "gRPC batching on", "REST batching on", "server_cpu_us"),
         ("gRPC / REST floor, server CPU per request", GRPC_FLOOR, REST_FLOOR, "server_cpu_us"),
+        ("gRPC / REST floor, requests/s", GRPC_FLOOR, REST_FLOOR, "rps"),
+        ("REST batching on / REST floor, server CPU per request", "REST batching on", REST_FLOOR, "server_cpu_us"),
+        ("gRPC batching on / gRPC floor, server CPU per request", "gRPC batching on", GRPC_FLOOR, "server_cpu_us"),
+        (f"REST {BASELINE} / REST floor, server CPU per request", f"REST {BASELINE}", REST_FLOOR, "server_cpu_us"),
+        (f"gRPC {BASELINE} / gRPC floor, server CPU per request", f"gRPC {BASELINE}", GRPC_FLOOR, "server_cpu_us"),
+        (f"REST batching on / {BASELINE}, server CPU per request", "REST batching on", f"REST {BASELINE}",
+         "server_cpu_us"),
+        (f"gRPC batching on / {BASELINE}, server CPU per request", "gRPC batching on", f"gRPC {BASELINE}",
+         "server_cpu_us"),
+        (f"REST batching on / {BASELINE}, requests/s", "REST batching on", f"REST {BASELINE}", "rps"),
+        (f"gRPC batching on / {BASELINE}, requests/s", "gRPC batching on", f"gRPC {BASELINE}", "rps"),
     ]
     found = []
     for title, a, b, attribute in pairs:
@@ -435,7 +453,8 @@ def cpu_table(cells: list[Cell], level: int, rows: int = 1) -> str:
     lines = [f"server CPU per request at {level} clients, {rows} row(s) per request "
              "(us; own work = server CPU - its protocol's floor)",
              f"{'target':<30} {'server':>8} {'floor':>8} {'own work':>9} {'client':>8}"]
-    for target in ("REST batching off", "gRPC batching off", "REST batching on", "gRPC batching on", REST_FLOOR, GRPC_FLOOR):
+    for target in ("REST batching off", "gRPC batching off", "REST batching on", "gRPC batching on", f"REST {BASELINE}",
+                   f"gRPC {BASELINE}", REST_FLOOR, GRPC_FLOOR):
         cell = find(cells, target, level, rows)
         if cell is None:
             continue
@@ -459,7 +478,7 @@ class Bench:
 def run_bench(model_name: str, models_dir: Path, artifacts_dir: Path, batching_file: Path, seconds: float,
               skip_naive: bool, output: Path, say: Say, levels: tuple[int, ...] = LEVELS, rows: int = 1,
               ranking_rows: tuple[int, ...] = RANKING_ROWS, load_paths: bool = True, repeats: int = REPEATS,
-              profile: bool = True) -> Bench:
+              profile: bool = True, baseline: Path | None = None) -> Bench:
     """Measure every cell `repeats` times, write the runs, their medians and spreads, the ratios, the
     load paths and the profile to `output` (JSON); return them."""
     version_dir = newest_version(models_dir, model_name)
@@ -477,7 +496,7 @@ def run_bench(model_name: str, models_dir: Path, artifacts_dir: Path, batching_f
     with contextlib.ExitStack() as stack:
         plan, batching_on = start_servers(stack, models_dir, model_name, batching_file,
                                           None if skip_naive else keras_model, output.parent, say, levels, rows,
-                                          ranking_rows)
+                                          ranking_rows, baseline)
         runs = [run_once(plan, pools, seconds, number, say) for number in range(repeats)]
         profiles = profile_server(batching_on, pools, model_name, top, max(seconds, PROFILE_SECONDS), output.parent,
                                   say) if profile else {}
@@ -490,6 +509,7 @@ def run_bench(model_name: str, models_dir: Path, artifacts_dir: Path, batching_f
         "runs": [[asdict(c) for c in run] for run in runs], "repeats": repeats,
         "load_paths": [asdict(c) for c in paths], "load_path_ratios": dict(bench.load_path_ratios),
         "profile": {name: found.summary() for name, found in profiles.items()},
-        "seconds_per_cell": seconds, "percentile_rule": PERCENTILE_RULE, "client_bound_cores": CLIENT_BOUND_CORES},
+        "baseline": str(baseline) if baseline else None, "seconds_per_cell": seconds,
+        "percentile_rule": PERCENTILE_RULE, "client_bound_cores": CLIENT_BOUND_CORES},
         indent=2))
     return bench
