@@ -27,6 +27,17 @@ ANSWERS = {
 }
 
 PORTS = ("rest_port", "grpc_port", "prometheus_port", "grafana_port")
+# The ports .env fixes for the other services: the load generator's metrics, Alertmanager and the
+# alert receiver, Locust's web UI, HAProxy's stats page and runtime API. An answer may not take one
+# (tests/test_hooks.py keeps this table in step with the rendered .env).
+FIXED_PORTS = {
+    9646: "LOADTEST_METRICS_PORT",
+    9093: "ALERTMANAGER_PORT",
+    9095: "ALERT_WEBHOOK_PORT",
+    8089: "LOCUST_WEB_PORT",
+    8404: "BALANCER_PORT",
+    9999: "BALANCER_ADMIN_PORT",
+}
 POSITIVE_INTS = ("max_batch_size", "num_batch_threads", "max_enqueued_batches")
 
 
@@ -55,6 +66,9 @@ def problems(answers: dict[str, str]) -> list[str]:
             continue
         if int(value) in ports:
             found.append(f"{name} {value} clashes with {ports[int(value)]}; every service needs its own port")
+        elif int(value) in FIXED_PORTS:
+            found.append(f"{name} {value} clashes with {FIXED_PORTS[int(value)]} (fixed in .env); "
+                         "every service needs its own port")
         ports[int(value)] = name
     for name in POSITIVE_INTS:
         if not answers[name].isdigit() or int(answers[name]) < 1:

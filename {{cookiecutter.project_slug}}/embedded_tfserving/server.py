@@ -104,6 +104,49 @@ async def serve(flags: Any) -> int:
         # No SO_REUSEPORT: a second server on a taken port must fail, not silently share it.
         options=[("grpc.max_receive_message_length", flags.max_request_bytes), ("grpc.so_reuseport", 0)])
     add_services(grpc_server, manager, metrics, flags.max_request_bytes * ELEMENTS_PER_BYTE)
+    runner: web.AppRunner | None = None
+    background: list[asyncio.Future[None]] = []
+    # Whatever started is stopped again on the way out, a failed start-up included (REST's port taken
+    # after gRPC is up): the caller never inherits a half-started server.
+    try:
+        await _start_grpc(grpc_server, flags, tls)
+        if flags.rest_api_port:
+            rest = RestApi(manager, metrics, flags.rest_api_timeout_in_ms, path, api_keys=api_keys,
+                           protect_metrics=flags.protect_metrics, max_request_bytes=flags.max_request_bytes,
+                           body_timeout=flags.rest_body_timeout_seconds)
+            # aiohttp's keep-alive timer also closes a connection whose request headers never complete.
+            runner = web.AppRunner(rest.app(), access_log=None, shutdown_timeout=GRACE_SECONDS,
+                                   keepalive_timeout=flags.rest_header_timeout_seconds)
+            await runner.setup()
+            address = f"{flags.bind_address}:{flags.rest_api_port}"
+            try:
+                await web.TCPSite(runner, flags.bind_address, flags.rest_api_port, ssl_context=ssl_context).start()
+            except OSError as error:
+                raise StartupError(f"cannot listen for REST on {address}: {error.strerror or error}; stop the other "
+                                   "server or pass another --rest_api_port") from None
+            log.info("Exporting HTTP/REST API at:%s ...", address)
+
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        background.append(asyncio.ensure_future(manager.poll_forever()))
+        if flags.model_config_file and flags.model_config_file_poll_wait_seconds > 0:
+            background.append(asyncio.ensure_future(poll_config(manager, flags)))
+        await stop.wait()
+        log.info("Shutting down: finishing in-flight requests (up to %ds)", GRACE_SECONDS)
+    finally:
+        for task in background:
+            task.cancel()
+        await grpc_server.stop(GRACE_SECONDS)
+        if runner is not None:
+            await runner.cleanup()
+        await manager.shutdown()
+        executor.shutdown(wait=False, cancel_futures=True)
+    return 0
+
+
+async def _start_grpc(grpc_server: grpc.aio.Server, flags: Any, tls: Any) -> None:
     address = f"{flags.bind_address}:{flags.port}"
     try:
         grpc_port = (grpc_server.add_secure_port(address, grpc_credentials(tls)) if tls
@@ -113,36 +156,6 @@ async def serve(flags: Any) -> int:
                            "stop the other server or pass another --port") from None
     await grpc_server.start()
     log.info("Running gRPC ModelServer at %s:%d%s ...", flags.bind_address, grpc_port, " (TLS)" if tls else "")
-    runner = None
-    if flags.rest_api_port:
-        rest = RestApi(manager, metrics, flags.rest_api_timeout_in_ms, path, api_keys=api_keys,
-                       protect_metrics=flags.protect_metrics, max_request_bytes=flags.max_request_bytes,
-                       body_timeout=flags.rest_body_timeout_seconds)
-        # aiohttp's keep-alive timer also closes a connection whose request headers never complete.
-        runner = web.AppRunner(rest.app(), access_log=None, shutdown_timeout=GRACE_SECONDS,
-                               keepalive_timeout=flags.rest_header_timeout_seconds)
-        await runner.setup()
-        await web.TCPSite(runner, flags.bind_address, flags.rest_api_port, ssl_context=ssl_context).start()
-        log.info("Exporting HTTP/REST API at:%s:%d ...", flags.bind_address, flags.rest_api_port)
-
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    background = [asyncio.ensure_future(manager.poll_forever())]
-    if flags.model_config_file and flags.model_config_file_poll_wait_seconds > 0:
-        background.append(asyncio.ensure_future(poll_config(manager, flags)))
-    await stop.wait()
-
-    log.info("Shutting down: finishing in-flight requests (up to %ds)", GRACE_SECONDS)
-    for task in background:
-        task.cancel()
-    await grpc_server.stop(GRACE_SECONDS)
-    if runner is not None:
-        await runner.cleanup()
-    await manager.shutdown()
-    executor.shutdown(wait=False, cancel_futures=True)
-    return 0
 
 
 async def poll_config(manager: Manager, flags: Any) -> None:

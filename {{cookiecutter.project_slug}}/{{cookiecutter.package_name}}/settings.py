@@ -36,6 +36,11 @@ def setting(key: str, fallback: str = "") -> str:
     return os.environ.get(key) or _env_file().get(key) or fallback
 
 
+def models_dir() -> Path:
+    """TF Serving's model root, where export publishes and serve serves: MODELS_DIR, else models/."""
+    return Path(setting("MODELS_DIR", "models"))
+
+
 def model_name() -> str:
     return setting("MODEL_NAME", "ctr")
 

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from {{ cookiecutter.package_name }}.loadtest.payloads import rest_bodies
+
 from .. import helpers
 from ..helpers import copy_project, read_env, require_prometheus_tool
 
@@ -69,3 +71,28 @@ def test_stop_then_serve_back_to_back(tmp_path: Path, published_model) -> None:
             assert "stopped prometheus" in stopped.stdout and "stopped server" in stopped.stdout
     finally:
         make(root, "stop")
+
+
+def test_models_dir_is_where_export_publishes_and_serve_serves(tmp_path: Path, published_model) -> None:
+    """MODELS_DIR moves the model store for every command: `make export` publishes into it, `make serve`
+    serves it, and the served version answers a prediction."""
+    if shutil.which("make") is None:
+        pytest.skip("make not installed")
+    root = copy_project(tmp_path / "project")
+    shutil.copytree(published_model.artifacts_dir, root / "artifacts")
+    store = tmp_path / "elsewhere"
+    moved = {"MODELS_DIR": str(store), "MODEL_NAME": published_model.name}
+    env = read_env(root)
+    try:
+        exported = helpers.make(root, "export", env=moved, timeout=600)
+        assert exported.returncode == 0, exported.stdout + exported.stderr
+        assert (store / published_model.name / "1" / "saved_model.pb").is_file()
+        assert not list((root / "models").iterdir()), "nothing published into the project's own models/"
+        served = helpers.make(root, "serve", "SERVE_MODE=embedded", env=moved, timeout=300)
+        assert served.returncode == 0, served.stdout + served.stderr
+        answer = requests.post(f"http://127.0.0.1:{env['REST_PORT']}/v1/models/{published_model.name}:predict",
+                               data=rest_bodies(rows=1, pool=1, seed=0)[0], timeout=30)
+        assert answer.status_code == 200, answer.text
+        assert len(answer.json()["predictions"]) == 1
+    finally:
+        helpers.make(root, "stop", "SERVE_MODE=embedded", env=moved)

@@ -9,7 +9,7 @@ import click
 
 from .. import settings
 from ..errors import CanaryError
-from .options import model_name_option
+from .options import model_name_option, models_dir_option
 
 
 @click.command("canary")
@@ -38,8 +38,7 @@ from .options import model_name_option
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               default=Path("compose/models.config"), show_default=True,
               help="the model config the running server polls")
-@click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path), envvar="MODELS_DIR",
-              default=Path("models"), show_default=True, help="published models")
+@models_dir_option("published models")
 @click.option("--host", default=lambda: f"http://127.0.0.1:{settings.rest_port()}", show_default="REST_PORT",
               help="REST base URL of the running server")
 @click.option("--grpc-target", default=lambda: f"127.0.0.1:{settings.grpc_port()}", show_default="GRPC_PORT",

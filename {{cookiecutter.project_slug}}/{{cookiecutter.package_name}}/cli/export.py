@@ -9,11 +9,10 @@ from pathlib import Path
 import click
 
 from ..errors import ExportError, ProjectError
-from .options import model_name_option
+from .options import model_name_option, models_dir_option
 
 MODEL_NAME = model_name_option("Model name: the folder under --models-dir (env MODEL_NAME, else .env).")
-MODELS_DIR = click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("models"),
-                          show_default=True, help="TF Serving's model root: versions go to <models-dir>/<model-name>/<N>/.")
+MODELS_DIR = models_dir_option("TF Serving's model root: versions go to <models-dir>/<model-name>/<N>/.")
 ARTIFACTS_DIR = click.option("--artifacts-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("artifacts"),
                              show_default=True, help="Where `train` wrote model.keras and evaluation.json.")
 

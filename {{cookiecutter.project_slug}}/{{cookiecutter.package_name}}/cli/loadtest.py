@@ -15,7 +15,7 @@ from ..errors import LoadTestError
 from ..loadtest import thresholds
 from ..loadtest.arrivals import ARRIVALS
 from ..loadtest.shapes import KINDS
-from .options import model_name_option
+from .options import model_name_option, models_dir_option
 
 PROTOCOL = click.Choice(["rest", "grpc", "both"])
 
@@ -60,8 +60,7 @@ def _common(command: Any) -> Any:
 def _served_model(command: Any) -> Any:
     """Options of the scenarios that start their own embedded server on a copy of the model."""
     options = [
-        click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path), envvar="MODELS_DIR",
-                     default=Path("models"), show_default=True, help="published models (the newest version is used)"),
+        models_dir_option("published models (the newest version is used)"),
         click.option("--in-place", is_flag=True,
                      help="serve (and, for swap, publish into) --models-dir itself instead of a temporary copy"),
     ]
@@ -369,7 +368,7 @@ def scale_command(counts: tuple[int, ...], rounds: int, level_seconds: float, us
 
 @click.command("bench")
 @model_name_option("model to serve (MODEL_NAME in .env)")
-@click.option("--models-dir", type=click.Path(path_type=Path), default=Path("models"), show_default=True)
+@models_dir_option("published models (the newest version is benchmarked)")
 @click.option("--artifacts-dir", type=click.Path(path_type=Path), default=Path("artifacts"), show_default=True,
               help="Where train wrote model.keras (the naive baseline serves it).")
 @click.option("--batching-file", type=click.Path(path_type=Path, exists=True, dir_okay=False),
@@ -425,7 +424,7 @@ def bench_command(model_name: str, models_dir: Path, artifacts_dir: Path, batchi
 
 @click.command("soak")
 @model_name_option("model to serve (MODEL_NAME in .env)")
-@click.option("--models-dir", type=click.Path(path_type=Path, file_okay=False), default=Path("models"), show_default=True)
+@models_dir_option("published models (the newest version is served)")
 @click.option("--duration", type=click.FloatRange(0, 3600, min_open=True), default=120, show_default=True,
               help="Seconds of load.")
 @click.option("--interval", type=click.FloatRange(0.5), default=10, show_default=True, help="Seconds per reported interval.")
