@@ -4,7 +4,7 @@ PYTHON := $(VENV)/bin/python
 BUILD := build
 SLUG := ctr-serving
 TEMPLATE := {{cookiecutter.project_slug}}
-TEMPLATE_FILES := $(shell find '$(TEMPLATE)' hooks cookiecutter.json -type f -not -path '*/__pycache__/*' 2>/dev/null | sed 's/ /\\ /g')
+TEMPLATE_FILES := $(shell find '$(TEMPLATE)' hooks packages cookiecutter.json local_extensions.py -type f -not -path '*/__pycache__/*' -not -path '*/build/*' -not -path '*.egg-info/*' -not -path '*/.hypothesis/*' -not -path '*/.pytest_cache/*' 2>/dev/null | sed 's/ /\\ /g')
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
@@ -13,10 +13,12 @@ PYTEST_ARGS ?=
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
 
-$(VENV)/.installed: requirements.txt $(TEMPLATE)/requirements.txt
+$(VENV)/.installed: requirements.txt $(TEMPLATE)/requirements.txt $(wildcard packages/*/pyproject.toml)
 	test -x $(PYTHON) || python3 -m venv $(VENV)
 	$(PYTHON) -m pip install --quiet --upgrade pip
-	$(PYTHON) -m pip install --quiet -r requirements.txt
+	# The packages in packages/ installed editable: they satisfy the generated project's pins
+	# (embedded-tfserving==<version>), and their tests and every rendering run the source here.
+	$(PYTHON) -m pip install --quiet -r requirements.txt $(foreach package,$(wildcard packages/*),-e $(package))
 	touch $@
 
 venv: $(VENV)/.installed ## Create .venv with the template's pinned tools (TensorFlow included)
@@ -35,9 +37,10 @@ demo: render ## Render, then train, export, verify, serve, load-test and stop in
 test: venv ## Run the template's tests (renders several variants, lints them and runs their suites)
 	$(PYTHON) -m pytest tests $(PYTEST_ARGS)
 
-lint: venv ## Check the repo's own Python (hooks, tests) with ruff and mypy (renderings: `make test`)
-	$(PYTHON) -m ruff check hooks tests
+lint: venv ## Check the repo's own Python (hooks, tests, packages/) with ruff and mypy (renderings: `make test`)
+	$(PYTHON) -m ruff check hooks tests local_extensions.py
 	$(PYTHON) -m mypy
+	for package in packages/*/; do (cd $$package && $(abspath $(PYTHON)) -m ruff check . && $(abspath $(PYTHON)) -m mypy) || exit 1; done
 
 clean: ## Remove build/ (rendered projects)
 	rm -rf $(BUILD)

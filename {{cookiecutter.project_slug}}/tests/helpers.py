@@ -103,7 +103,7 @@ def copy_project(root: Path, models_dir: Path | None = None, **settings: str) ->
     scratch_project(root, models_dir, **settings)
     for name in ("Makefile", "pyproject.toml", "requirements.txt"):
         shutil.copy(PROJECT_ROOT / name, root / name)
-    for folder in ("{{ cookiecutter.package_name }}", "embedded_tfserving", "loadtests", "dashboards"):
+    for folder in ("{{ cookiecutter.package_name }}", "loadtests", "dashboards"):
         shutil.copytree(PROJECT_ROOT / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
     return root
 

@@ -7,7 +7,7 @@ FROM ${BASE_IMAGE}
 RUN --mount=type=bind,source=wheels,target=/wheels \
     python3 -m venv /opt/venv \
     && /opt/venv/bin/pip install --no-cache-dir --no-index --find-links /wheels -r /wheels/requirements.txt
-# The project's wheel: the embedded server, and the package Locust's users import.
+# The project's wheel: the package Locust's users import (the embedded server came with the requirements).
 RUN --mount=type=bind,source=project,target=/project-wheel \
     /opt/venv/bin/pip install --no-cache-dir --no-index --no-deps /project-wheel/*.whl
 COPY --chmod=0755 tf_serving_entrypoint.sh /usr/bin/tf_serving_entrypoint.sh

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+import embedded_tfserving
+
 from {{ cookiecutter.package_name }}.loadtest.bench import BASELINE, GRPC_FLOOR, REST_FLOOR
 from {{ cookiecutter.package_name }}.settings import PROJECT_ROOT
 
@@ -24,7 +26,7 @@ def test_bench_measures_server_cpu_floors_and_ranking_rows(published_model, tmp_
     output = tmp_path / "bench.json"
     # The baseline: a copy of the server's package that says where it was imported from.
     baseline = tmp_path / "baseline"
-    shutil.copytree(PROJECT_ROOT / "embedded_tfserving", baseline / "embedded_tfserving",
+    shutil.copytree(Path(embedded_tfserving.__file__).parent, baseline / "embedded_tfserving",
                     ignore=shutil.ignore_patterns("tests", "__pycache__"))
     with (baseline / "embedded_tfserving" / "__init__.py").open("a") as init:
         init.write("\nprint('embedded_tfserving imported from', __file__, flush=True)\n")

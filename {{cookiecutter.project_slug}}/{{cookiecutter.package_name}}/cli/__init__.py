@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "summary": "summary:summary_command",
     "certs": "certs:certs_command",
     "alerts": "alerts:alerts_group",
+    "upgrade-packages": "packages:upgrade_packages_command",
 }
 
 

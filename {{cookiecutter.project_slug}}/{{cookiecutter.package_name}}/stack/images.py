@@ -173,7 +173,9 @@ def download_wheels(project: Project, work: Path, say: Say) -> tuple[Path, Path]
     platforms = [flag for n in range(17, 37) for flag in ("--platform", f"manylinux_2_{n}_{machine}")]
     _run([sys.executable, "-m", "pip", "download", "--quiet", "--only-binary", ":all:", "--python-version", "3.11",
           "--implementation", "cp", *platforms, "--platform", f"manylinux2014_{machine}",
-          "-r", str(wheels / "requirements.txt"), "-d", str(wheels)], "pip download")
+          # the project's wheels/ (the embedded server), which the copied file's relative path misses
+          "--find-links", str(project.root / "wheels"), "-r", str(wheels / "requirements.txt"), "-d", str(wheels)],
+         "pip download")
     shutil.rmtree(own, ignore_errors=True)
     _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(own),
           str(project.root)], "building the project's wheel")

@@ -8,6 +8,5 @@ ARG LOCUST_IMAGE={{ cookiecutter.project_slug }}-locust:latest
 FROM ${LOCUST_IMAGE}
 WORKDIR /project
 COPY {{ cookiecutter.package_name }} {{ cookiecutter.package_name }}
-COPY embedded_tfserving embedded_tfserving
 COPY loadtests loadtests
 ENV PYTHONPATH=/project

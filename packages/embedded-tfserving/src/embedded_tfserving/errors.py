@@ -4,8 +4,10 @@ codes with how each maps to HTTP and gRPC."""
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-import grpc
+if TYPE_CHECKING:  # grpc is imported where it is used: `embedded-tfserving --help` needs no runtime
+    import grpc
 
 # Canonical code -> HTTP status, as TF Serving's REST handler maps them.
 HTTP_STATUS: dict[str, int] = {
@@ -47,6 +49,8 @@ class ServingError(ModelServerError):
 
     @property
     def grpc_code(self) -> grpc.StatusCode:
+        import grpc
+
         return getattr(grpc.StatusCode, self.code, grpc.StatusCode.UNKNOWN)
 
     @property
@@ -68,6 +72,8 @@ def from_exception(error: BaseException) -> ServingError:
         return error
     code_number = getattr(error, "error_code", None)
     if code_number is not None:  # tf.errors.OpError
+        import grpc
+
         code = next((c.name for c in grpc.StatusCode if c.value[0] == code_number), "UNKNOWN")
         return ServingError(code, runtime_message(getattr(error, "message", str(error))))
     if isinstance(error, (TypeError, ValueError)):
