@@ -54,19 +54,20 @@ def build_wheels(packages: Path, wheels: Path) -> dict[str, Path]:
     return built
 
 
-def distribution(wheel: Path) -> str:
-    """The normalized distribution name of a wheel file (embedded_tfserving-0.1.0-... -> embedded-tfserving)."""
+def _parts(wheel: Path) -> re.Match[str]:
     match = WHEEL_NAME.fullmatch(wheel.name)
     if match is None:
         raise WheelError(f"{wheel.name} is not a wheel file name")
-    return match["name"].lower().replace("_", "-")
+    return match
+
+
+def distribution(wheel: Path) -> str:
+    """The normalized distribution name of a wheel file (embedded_tfserving-0.1.0-... -> embedded-tfserving)."""
+    return _parts(wheel)["name"].lower().replace("_", "-")
 
 
 def version(wheel: Path) -> str:
-    match = WHEEL_NAME.fullmatch(wheel.name)
-    if match is None:
-        raise WheelError(f"{wheel.name} is not a wheel file name")
-    return match["version"]
+    return _parts(wheel)["version"]
 
 
 def pin(files: list[Path], built: dict[str, Path]) -> list[str]:

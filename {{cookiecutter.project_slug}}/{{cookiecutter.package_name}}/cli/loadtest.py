@@ -31,7 +31,7 @@ def _thresholds(_: Any, __: Any, values: tuple[str, ...]) -> list[thresholds.Thr
 def _baseline(_: Any, __: Any, value: Path | None) -> Path | None:
     if value is not None and not (value / "embedded_tfserving" / "__main__.py").is_file():
         raise click.BadParameter(f"no embedded_tfserving package in {value}: give the folder that holds it "
-                                 "(another release's generated project)")
+                                 "(another release's unpacked wheel, or its packages/embedded-tfserving/src)")
     return value
 
 
@@ -385,7 +385,7 @@ def scale_command(counts: tuple[int, ...], rounds: int, level_seconds: float, us
               help="Runs of every served cell; the tables give their medians and spreads.")
 @click.option("--baseline", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None,
               callback=_baseline,
-              help="Folder holding another release's embedded_tfserving (a generated project): its server runs "
+              help="Folder holding another release's embedded_tfserving (an unpacked wheel): its server runs "
                    "beside this one, batching on, and every run measures both.")
 @click.option("--profile/--no-profile", default=True, show_default=True,
               help="Record the batching-on server with py-spy under each protocol's load (needs ptrace rights: root).")

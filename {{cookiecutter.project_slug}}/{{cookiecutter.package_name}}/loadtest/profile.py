@@ -57,6 +57,11 @@ def _file(frame: str) -> str:
     return match.group("file") if match else ""
 
 
+def _own(file: str) -> bool:
+    """A file of the server's own code, other than the event loop's roots."""
+    return SERVER in file and not file.endswith(LOOP_ROOTS)
+
+
 def share_of(frames: list[str]) -> str:
     """The share of one sample, its frames from the thread's root to the leaf."""
     files = [_file(frame) for frame in frames]
@@ -64,7 +69,7 @@ def share_of(frames: list[str]) -> str:
         return "TensorFlow"
     if any("prometheus_client/" in f or f.endswith(SERVER + "metrics.py") for f in files):
         return "metrics"
-    own = [f for f in files if SERVER in f and not f.endswith(LOOP_ROOTS)]
+    own = [f for f in files if _own(f)]
     if (own and own[-1].endswith(SERVER + "batching.py")) or any("concurrent/futures/" in f for f in files):
         return "batching"
     return "request code" if own else "transport"
@@ -81,7 +86,7 @@ def parse(raw: str) -> Profile:
         profile.samples += samples
         profile.shares[share_of(frames)] += samples
         profile.leaves[frames[-1]] += samples
-        own = [f for f in frames if SERVER in _file(f) and not _file(f).endswith(LOOP_ROOTS)]
+        own = [f for f in frames if _own(_file(f))]
         profile.own[own[-1] if own else "(none: the event loop and runtimes)"] += samples
     return profile
 
