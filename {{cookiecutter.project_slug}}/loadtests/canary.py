@@ -8,14 +8,16 @@ labels `stable` and `canary` in place.
 
 import random
 
+import locustfile  # noqa: F401 (the project's defaults: model, ports, requests, access)
 from locust import task
-from locustfile import _Grpc  # the gRPC users' setup; abstract, so Locust runs no user of it here
+
+from tfserving_loadtest import hooks, open_loop
+from tfserving_loadtest.users import GrpcBase  # the gRPC users' setup; abstract, so Locust runs no user of it here
 
 from {{ cookiecutter.package_name }}.contract import CANARY, STABLE
-from {{ cookiecutter.package_name }}.loadtest import hooks, open_loop
 
 
-class GrpcCanaryUser(_Grpc):
+class GrpcCanaryUser(GrpcBase):
     """Open loop over gRPC, each request addressed to a version label: --canary-share of them to
     `canary`, the rest to `stable`. The client routes, as TF Serving's own clients do: the server has
     no traffic weights, a label is how a request picks a version (`make canary` runs this user)."""

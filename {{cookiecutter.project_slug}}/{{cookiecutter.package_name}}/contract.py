@@ -10,17 +10,17 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tfserving_loadtest.access import Access
+
 from . import settings
 from .data.schema import Features, Schema
 
 if TYPE_CHECKING:
-    import grpc
     from tensorflow_serving.apis.predict_pb2 import PredictRequest
 
 SIGNATURE = "serving_default"
@@ -133,51 +133,8 @@ def grpc_predict_request(model_name: str, features: Features) -> PredictRequest:
 
 # --- access to a secured server -----------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Access:
-    """How a client reaches the server: TLS trusting `ca_file` when set, and an API key when set."""
+def client_access() -> Access:
+    """How this project's clients reach the server: SERVING_CA_FILE, SERVING_API_KEY or
+    SERVING_API_KEY_FILE, from the environment, else from .env (the toolkit's Access reads them)."""
+    return Access.from_environment(settings.setting)
 
-    ca_file: str = ""
-    api_key: str = ""
-
-    @classmethod
-    def from_environment(cls) -> Access:
-        """SERVING_CA_FILE; SERVING_API_KEY, else the first key in SERVING_API_KEY_FILE (e.g. certs/api_keys.txt)."""
-        key = settings.setting("SERVING_API_KEY")
-        key_file = settings.setting("SERVING_API_KEY_FILE")
-        if not key and key_file:
-            from embedded_tfserving.auth import read_api_keys  # the server's reading of the file
-
-            key = next(iter(read_api_keys(Path(key_file))), "")
-        return cls(settings.setting("SERVING_CA_FILE"), key)
-
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
-
-    def grpc_metadata(self) -> tuple[tuple[str, str], ...]:
-        return (("authorization", f"Bearer {self.api_key}"),) if self.api_key else ()
-
-    @property
-    def verify(self) -> str | bool:
-        """`verify=` for requests: the CA file when set, else the system's trust store."""
-        return self.ca_file or True
-
-    def grpc_credentials(self) -> grpc.ChannelCredentials | None:
-        """TLS credentials trusting the CA, or None for a plain channel."""
-        if not self.ca_file:
-            return None
-        import grpc
-
-        return grpc.ssl_channel_credentials(root_certificates=Path(self.ca_file).read_bytes())
-
-    def grpc_channel(self, target: str) -> grpc.Channel:
-        import grpc
-
-        credentials = self.grpc_credentials()
-        return grpc.secure_channel(target, credentials) if credentials else grpc.insecure_channel(target)
-
-    def grpc_aio_channel(self, target: str) -> grpc.aio.Channel:
-        import grpc
-
-        credentials = self.grpc_credentials()
-        return grpc.aio.secure_channel(target, credentials) if credentials else grpc.aio.insecure_channel(target)

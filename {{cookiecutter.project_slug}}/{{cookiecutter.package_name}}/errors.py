@@ -3,6 +3,8 @@ line (`Error: ...`, exit status 1) and anything else stays a traceback worth rep
 
 from __future__ import annotations
 
+from tfserving_loadtest.errors import LoadTestError as ToolkitError
+
 
 class ProjectError(Exception):
     """An expected failure; the message names the thing and the fix."""
@@ -20,8 +22,9 @@ class StackError(ProjectError):
     """`serve`, `stop` or `status` cannot do what was asked (ports taken, no engine, no model)."""
 
 
-class LoadTestError(ProjectError):
-    """A load test cannot start (server, model, schema) or one of its checks failed."""
+class LoadTestError(ProjectError, ToolkitError):
+    """A load test cannot start (server, model, schema) or one of its checks failed; the load-test
+    toolkit's own error (ToolkitError) means the same and the command line treats it alike."""
 
 
 class DashboardError(ProjectError):

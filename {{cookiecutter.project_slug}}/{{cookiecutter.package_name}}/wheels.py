@@ -1,6 +1,7 @@
-"""The packages this project installs from its own wheels/ folder (the embedded server), built from
-a checkout of the template: at generation (the template's post-generation hook imports this file,
-before any venv exists: standard library only) and by `make upgrade-packages`.
+"""The packages this project installs from its own wheels/ folder (the embedded server and the
+load-test toolkit), built from a checkout of the template: at generation (the template's
+post-generation hook imports this file, before any venv exists: standard library only) and by
+`make upgrade-packages`.
 
 The packages are not on a package index yet, so `requirements.txt` finds them with `--find-links
 wheels`, and wheels/ is committed with the project: `make setup` needs nothing but PyPI, also in a

@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pytest
 
+from tfserving_loadtest import locust_run
+
 from {{ cookiecutter.package_name }}.dashboards.definitions import DASHBOARDS
 from {{ cookiecutter.package_name }}.dashboards.preview import render
 from {{ cookiecutter.package_name }}.export.publish import publish_version
-from {{ cookiecutter.package_name }}.loadtest import locust_run
 from {{ cookiecutter.package_name }}.stack import embedded
 from {{ cookiecutter.package_name }}.stack.project import Project
 

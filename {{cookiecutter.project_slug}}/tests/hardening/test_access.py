@@ -114,15 +114,16 @@ def test_ssl_config_file_and_protected_metrics(tf1_version, certs, tmp_path_fact
 
 
 def test_load_test_clients_use_the_ca_and_key_from_the_environment(secure_server, certs, monkeypatch) -> None:
+    from tfserving_loadtest.errors import LoadTestError
+
     from {{ cookiecutter.package_name }}.contract import version_states
-    from {{ cookiecutter.package_name }}.errors import LoadTestError
     from {{ cookiecutter.package_name }}.loadtest import preflight
 
     monkeypatch.setenv("SERVING_CA_FILE", str(certs["ca.pem"]))
     monkeypatch.delenv("SERVING_API_KEY", raising=False)
     monkeypatch.delenv("SERVING_API_KEY_FILE", raising=False)
     with pytest.raises(LoadTestError, match="SERVING_API_KEY"):
-        preflight._get(f"{secure_server.rest_url}/v1/models/{MODEL}")
+        preflight.check_rest(secure_server.rest_url, MODEL)
     monkeypatch.setenv("SERVING_API_KEY_FILE", str(certs["api_keys.txt"]))
     assert version_states(secure_server.rest_url, MODEL)[1]["state"] == "AVAILABLE"
     preflight.check_grpc(secure_server.grpc_target)

@@ -12,9 +12,9 @@ import pytest
 
 from embedded_tfserving.process import ServerProcess
 from embedded_tfserving.testing import wait_for
+from tfserving_loadtest.closed_loop import Load, Recorder
 
 from {{ cookiecutter.package_name }}.contract import AVAILABLE, END, version_states
-from {{ cookiecutter.package_name }}.loadtest.closed_loop import Load, Recorder
 from {{ cookiecutter.package_name }}.loadtest.payloads import grpc_requests, rest_bodies
 from {{ cookiecutter.package_name }}.loadtest.soak import publish_copy, rss_mb
 

@@ -15,9 +15,9 @@ import pytest
 
 from embedded_tfserving.process import ServerProcess
 from embedded_tfserving.testing import place_version, write_batching_parameters
+from tfserving_loadtest.closed_loop import Load, Recorder
 
 from {{ cookiecutter.package_name }}.contract import version_states
-from {{ cookiecutter.package_name }}.loadtest.closed_loop import Load, Recorder
 
 from .support import MODEL, model_folder, predict_request
 

@@ -15,10 +15,10 @@ import pytest
 from tensorflow_serving.apis import prediction_service_pb2_grpc
 
 from embedded_tfserving.process import ServerProcess
+from tfserving_loadtest.closed_loop import Load, Recorder
 
 from {{ cookiecutter.package_name }}.contract import AVAILABLE, END, version_states
 from {{ cookiecutter.package_name }}.export.publish import publish_version
-from {{ cookiecutter.package_name }}.loadtest.closed_loop import Load, Recorder
 from {{ cookiecutter.package_name }}.loadtest.payloads import grpc_requests, rest_bodies
 
 

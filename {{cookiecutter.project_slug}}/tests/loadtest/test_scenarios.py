@@ -1,4 +1,6 @@
 """The load-test scenarios end to end: real Locust, real embedded server, real gRPC, short runs.
+The capacity search and the tuner run end to end in the toolkit's own suite (on half_plus_two) and
+in the batching lab; here, this project's wiring of them up to their checks before any load.
 
 Speeds are reported by the scenarios, never asserted here: this machine is shared and noisy.
 """
@@ -15,10 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from embedded_tfserving.config import read_batching_parameters
 from embedded_tfserving.process import ServerProcess, free_port
+from tfserving_loadtest import locust_run
 
-from {{ cookiecutter.package_name }}.loadtest import locust_run, tuning
 from {{ cookiecutter.package_name }}.settings import PROJECT_ROOT
 
 pytestmark = pytest.mark.slow
@@ -223,27 +224,6 @@ def test_an_impossible_rate_is_refused_before_load(server, published_model, tmp_
     assert not list(tmp_path.iterdir())
 
 
-def test_capacity_is_the_highest_probed_rate_within_the_objective(server, published_model, tmp_path):
-    done = loadtest("capacity", "--host", server.rest_url, "--model-name", published_model.name, "--slo-ms", "250",
-                    "--probe-seconds", "2", "--max-probes", "4", "--precision", "0.5", "--workers", "1",
-                    "--metrics-port", "0", "--reports-dir", str(tmp_path), timeout=400)
-    assert done.returncode == 0, done.stderr
-    run_dir = only_run_dir(tmp_path)
-    summary = json.loads((run_dir / "summary.json").read_text())
-    probes, found = summary["runs"], summary["capacity"]
-    assert 1 <= len(probes) <= 4 and found["probes"] == len(probes)
-    for probe in probes:  # each verdict is the objective applied to what Locust measured in that probe
-        stats = aggregated(run_dir / f"capacity-{probe['target_rps']:g}rps_stats.csv")
-        assert probe["requests"] == int(stats["Request Count"]) > 0
-        assert probe["passed"] == (int(stats["99%"]) <= 250 and probe["error_rate"] <= 0.001)
-    if probes[0]["passed"] and len(probes) > 1:
-        assert probes[1]["target_rps"] == 2 * probes[0]["target_rps"]  # doubling while the objective holds
-    passing = [p["target_rps"] for p in probes if p["passed"]]
-    assert found["capacity_rps"] == (max(passing) if passing else None) == summary["metrics"]["capacity_rps"]
-    assert found["capacity_rps"], "a quarter of one connection's pace is within 250 ms on any machine"
-    assert (run_dir / "latency_vs_throughput.png").is_file() and "Capacity at p99" in (run_dir / "report.html").read_text()
-
-
 def test_an_slo_below_the_unloaded_latency_is_refused_before_load(server, published_model, tmp_path):
     done = loadtest("capacity", "--host", server.rest_url, "--model-name", published_model.name, "--slo-ms", "0.001",
                     "--metrics-port", "0", "--reports-dir", str(tmp_path))
@@ -256,41 +236,3 @@ def test_a_tuning_budget_too_short_for_one_candidate_is_refused(published_model,
                     "--model-name", published_model.name, "--metrics-port", "0", "--reports-dir", str(tmp_path))
     assert done.returncode == 1 and "too short for one candidate" in done.stderr
     assert not list(tmp_path.iterdir())
-
-
-def test_tune_batching_measures_candidates_within_its_budget_and_writes_the_best(published_model, tmp_path):
-    compose_file = PROJECT_ROOT / "compose" / "batching.conf"
-    before = compose_file.read_text()
-    baseline = tmp_path / "batching.conf"
-    baseline.write_text(before)
-    started = time.monotonic()
-    # 90 s: the first candidate may take 7 probes (it doubles up from a low rate), the second 3.
-    done = loadtest("tune-batching", "--budget", "90", "--probe-seconds", "2", "--max-probes", "3", "--slo-ms", "250",
-                    "--batching-file", str(baseline), "--write-compose", "--models-dir", str(published_model.models_dir),
-                    "--model-name", published_model.name, "--workers", "1", "--metrics-port", "0",
-                    "--reports-dir", str(tmp_path / "reports"), timeout=400)
-    assert done.returncode == 0, done.stderr
-    assert time.monotonic() - started < 90 * 1.5  # candidates stop once the next would not fit
-    run_dir = only_run_dir(tmp_path / "reports")
-    summary = json.loads((run_dir / "summary.json").read_text())
-    rows, result = summary["runs"], summary["tuning"]
-    numbered = [r for r in rows if str(r["candidate"]).isdigit()]
-    assert numbered[0]["baseline"]
-    baseline_params = tuning.params_of(read_batching_parameters(compose_file))
-    assert {k: numbered[0][k] for k in tuning.PARAMS} == baseline_params
-    assert len(numbered) >= 2, "the budget holds the baseline and the guide's starting point"
-    if result["confirmed_side_by_side"]:  # the verdict is the pair measured again
-        assert [r["candidate"] for r in rows[-2:]] == ["again-baseline", "again-best"]
-        assert result["best_capacity_rps"] == rows[-1]["capacity_rps"]
-    else:
-        assert result["best_capacity_rps"] == max(r["capacity_rps"] or 0 for r in numbered)
-    best = result["best"]
-    assert best == tuning.recommendation(result["best_measured"], baseline_params)
-    assert best["max_enqueued_batches"] != tuning.HIGH_QUEUE  # never the guide's experimenting bound
-    assert tuning.params_of(read_batching_parameters(run_dir / "batching.conf")) == best
-    # --write-compose updated the given file in place, comments kept; compose/ itself is untouched.
-    assert tuning.params_of(read_batching_parameters(baseline)) == best
-    assert [line for line in baseline.read_text().splitlines() if line.startswith("#")] == \
-        [line for line in before.splitlines() if line.startswith("#")]
-    assert compose_file.read_text() == before
-    assert (run_dir / "capacity_per_candidate.png").is_file()

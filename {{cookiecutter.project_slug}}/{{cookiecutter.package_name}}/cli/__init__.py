@@ -3,7 +3,7 @@
 Each command lives in a module of this package that reads options and prints; the stage modules
 it calls do the work and know nothing of click. Modules are imported only when their command
 runs, so `--help` answers at once instead of waiting for TensorFlow. An expected failure (a
-ProjectError) prints one `Error: ...` line and exits with status 1.
+ProjectError, or the load-test toolkit's error) prints one `Error: ...` line and exits with status 1.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from ..errors import ProjectError
+from ..errors import ProjectError, ToolkitError
 
 # command name -> "module:attribute" in this package
 COMMANDS: dict[str, str] = {
@@ -54,7 +54,7 @@ class LazyGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except ProjectError as error:
+        except (ProjectError, ToolkitError) as error:
             raise click.ClickException(str(error)) from None
 
 

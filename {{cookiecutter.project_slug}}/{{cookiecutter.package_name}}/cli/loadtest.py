@@ -4,17 +4,17 @@ Heavy imports (Locust, TensorFlow) happen inside the commands."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
+from tfserving_loadtest import thresholds
+from tfserving_loadtest.arrivals import ARRIVALS
+from tfserving_loadtest.shapes import KINDS
+
 from .. import settings
-from ..errors import LoadTestError
-from ..loadtest import thresholds
-from ..loadtest.arrivals import ARRIVALS
-from ..loadtest.shapes import KINDS
+from ..errors import LoadTestError, ToolkitError
 from .options import model_name_option, models_dir_option
 
 PROTOCOL = click.Choice(["rest", "grpc", "both"])
@@ -24,7 +24,7 @@ def _thresholds(_: Any, __: Any, values: tuple[str, ...]) -> list[thresholds.Thr
     # Parsed here, so a typo fails before any load is sent.
     try:
         return thresholds.load(values)
-    except LoadTestError as error:
+    except ToolkitError as error:
         raise click.BadParameter(str(error)) from None
 
 
@@ -111,21 +111,9 @@ def _objective(probe_seconds: float, max_probes: int, precision: float) -> Any:
 
 
 def _finish(summary: dict[str, Any], fail_if: list[thresholds.Threshold]) -> None:
-    from ..loadtest import report
+    from tfserving_loadtest import verdict
 
-    if summary.get("interrupted"):
-        sys.exit(130)
-    failed: list[str] = []
-    if fail_if:
-        results = thresholds.evaluate(fail_if, summary)
-        report.add_verdict(Path(summary["run_dir"]), results)
-        for result in results:
-            report.say(result["message"])
-        failed = [r["threshold"] for r in results if not r["passed"]]
-    if summary.get("passed") is False:
-        raise LoadTestError("; ".join(summary["failures_found"]) + f" (report: {summary['run_dir']})")
-    if failed:
-        raise LoadTestError(f"threshold(s) failed: {', '.join(failed)}; report: {summary['run_dir']}")
+    verdict.finish(summary, fail_if)
 
 
 @click.group("loadtest")
@@ -164,7 +152,8 @@ def steady_command(host: str, grpc_target: str, protocol: str, users: int | None
                    fail_if: list[thresholds.Threshold]) -> None:
     """Steady (or step / spike) load against the server that runs now (`make serve`): closed loop
     (each user sends again once answered), or open loop at a fixed rate with --rate."""
-    from ..loadtest import arrivals as arrival_maths
+    from tfserving_loadtest import arrivals as arrival_maths
+
     from ..loadtest.scenarios import common, steady
 
     shape_options = ["--shape", shape, "--step-users", str(step_users), "--step-seconds", str(step_seconds),
@@ -238,12 +227,16 @@ def capacity_command(host: str, grpc_target: str, protocol: str, arrivals: str, 
                      fail_if: list[thresholds.Threshold]) -> None:
     """Highest request rate the running server answers with p99 <= --slo-ms (open loop: rates
     double until one misses, then bisect), with the latency-throughput curve."""
-    from ..loadtest import capacity as search
-    from ..loadtest.scenarios import capacity, common
+    from tfserving_loadtest import capacity as search
+    from tfserving_loadtest.scenarios import capacity
 
+    from ..loadtest import REQUESTS, preflight
+    from ..loadtest.scenarios import common
+
+    preflight.check_rest(host.rstrip("/"), model_name)  # this project's signature, before the toolkit's checks
     target = search.Target(host=host.rstrip("/"), grpc_target=grpc_target, model_name=model_name, protocol=protocol,
                            rows=rows, workers=workers or common.default_workers(), arrivals=arrivals,
-                           probe_seconds=probe_seconds, metrics_port=metrics_port)
+                           probe_seconds=probe_seconds, metrics_port=metrics_port, requests=REQUESTS)
     _finish(capacity.run(capacity.CapacityOptions(
         target=target, slo_ms=slo_ms, max_error_rate=max_error_rate, start_rate=start_rate, max_rate=max_rate,
         precision=precision, max_probes=max_probes, reports_dir=reports_dir,
@@ -269,14 +262,21 @@ def tune_command(budget: float, protocol: str, batching_file: Path, write_compos
                  fail_if: list[thresholds.Threshold]) -> None:
     """Search TF Serving's batching parameters for the highest capacity at p99 <= --slo-ms, each
     candidate on an embedded server of its own; writes the best as batching.conf in the report."""
-    from ..loadtest.scenarios import common, tune
+    from tfserving_loadtest.scenarios import tune
 
-    _finish(tune.run(tune.TuneOptions(
-        models_dir=models_dir, model_name=model_name, slo_ms=slo_ms, budget_s=budget, max_error_rate=max_error_rate,
-        probe_seconds=probe_seconds, precision=precision, max_probes=max_probes, protocol=protocol, rows=rows,
-        workers=workers or common.default_workers(), metrics_port=metrics_port, in_place=in_place,
-        write_compose=write_compose, baseline_file=batching_file, reports_dir=reports_dir,
-    )), fail_if)
+    from ..loadtest import REQUESTS
+    from ..loadtest.scenarios import common
+
+    with common.models_root(models_dir, model_name, in_place) as models:
+        def start_server(conf: Path, log: Path) -> tune.Server:
+            return common.start_server(common.server_flags(models, batching=True, batching_file=conf), log)
+
+        summary = tune.run(tune.TuneOptions(
+            start_server=start_server, model_name=model_name, slo_ms=slo_ms, requests=REQUESTS, budget_s=budget,
+            max_error_rate=max_error_rate, probe_seconds=probe_seconds, precision=precision, max_probes=max_probes,
+            protocol=protocol, rows=rows, workers=workers or common.default_workers(), metrics_port=metrics_port,
+            baseline_file=batching_file, write_baseline=write_compose, reports_dir=reports_dir))
+    _finish(summary, fail_if)
 
 
 @loadtest_group.command("swap")
@@ -397,11 +397,12 @@ def bench_command(model_name: str, models_dir: Path, artifacts_dir: Path, batchi
     """Benchmark in-process, embedded REST/gRPC (batching off/on), each protocol's floor and a naive
     server side by side, with the server's CPU per request, over several runs; the model's load
     paths; and a profile of the server under load."""
+    from tfserving_loadtest.report import run_dir_path
+    from tfserving_loadtest.stats import PERCENTILE_RULE
+
     from ..loadtest.bench import cpu_table, run_bench, table
     from ..loadtest.load_paths import path_table
     from ..loadtest.profile import profile_table
-    from ..loadtest.report import run_dir_path
-    from ..loadtest.stats import PERCENTILE_RULE
 
     output = output or run_dir_path(Path("reports"), "bench") / "bench.json"
     bench = run_bench(model_name, models_dir, artifacts_dir, batching_file, seconds, skip_naive, output,
@@ -439,9 +440,10 @@ def bench_command(model_name: str, models_dir: Path, artifacts_dir: Path, batchi
 def soak_command(model_name: str, models_dir: Path, duration: float, interval: float, fault_every: float,
                  clients: int, batching_file: Path, output: Path | None) -> None:
     """Bounded soak on loopback: embedded server, mixed REST+gRPC load, periodic faults; JSON report."""
-    from ..loadtest.report import run_dir_path
+    from tfserving_loadtest.report import run_dir_path
+    from tfserving_loadtest.stats import PERCENTILE_RULE
+
     from ..loadtest.soak import run_soak
-    from ..loadtest.stats import PERCENTILE_RULE
 
     out_dir = output or run_dir_path(Path("reports"), "soak")
     result = run_soak(models_dir, model_name, out_dir, duration, interval, fault_every, clients, batching_file,

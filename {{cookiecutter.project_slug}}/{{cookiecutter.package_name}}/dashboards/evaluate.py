@@ -19,8 +19,9 @@ from typing import Any
 import requests
 import yaml
 
+from tfserving_loadtest.report import run_started
+
 from ..errors import DashboardError
-from ..loadtest.report import run_started
 from .panels import Annotation, Dashboard, Panel, Query
 
 # Points per graph: Grafana asks for about one per pixel column; a preview needs far fewer.

@@ -23,8 +23,9 @@ import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 
+from tfserving_loadtest.report import run_started
+
 from ..errors import DashboardError
-from ..loadtest.report import run_started
 from .definitions import DASHBOARDS
 from .evaluate import Marks, PanelData, Prometheus, Series, Window, evaluate, evaluate_marks
 from .panels import Dashboard, Panel

@@ -38,19 +38,19 @@ from pathlib import Path
 from typing import Any
 
 from embedded_tfserving.process import PACKAGE_PARENT, ChildProcess, ServerProcess, free_port
+from tfserving_loadtest.closed_loop import Load, Recorder
+from tfserving_loadtest.resources import CpuMeter
+from tfserving_loadtest.stats import PERCENTILE_RULE, percentile
 
 from ..contract import SIGNATURE
 from ..errors import LoadTestError
 from ..settings import PROJECT_ROOT
 from ..stack.prometheus import answers
-from .closed_loop import Load, Recorder
 from .load_paths import PathCell, load_path_cells, path_ratios
 from .payloads import grpc_requests, rest_bodies
 from .preflight import newest_version
 from .profile import Profile, finish, record
-from .resources import CpuMeter
 from .scenarios.common import server_flags
-from .stats import PERCENTILE_RULE, percentile
 
 LEVELS = (1, 16, 64)
 CEILING_BATCHES = (1, 16, 64, 256, 1024)  # in-process batch sizes tried for the ceiling

@@ -1,4 +1,5 @@
-"""Request pools built once per load-generator process from the schema and the synthetic generator.
+"""The project's payload hook for the load-test toolkit (--requests hook:{{ cookiecutter.package_name }}.loadtest.payloads,
+the locustfile's default): request pools built from the schema and the synthetic generator.
 
 The hot path only picks a pre-built request: JSON bytes for REST, a PredictRequest for gRPC, so
 the load generator spends its CPU on sending, not on building requests.
@@ -25,8 +26,8 @@ def _requests(rows: int, pool: int, seed: int) -> list[Features]:
     return [features.take(slice(i * rows, (i + 1) * rows)) for i in range(pool)]
 
 
-def rest_bodies(rows: int = 1, pool: int = 256, seed: int = 0) -> list[bytes]:
-    """Row-format predict bodies (contract.rest_predict_body)."""
+def rest_bodies(model_name: str = "", rows: int = 1, pool: int = 256, seed: int = 0) -> list[bytes]:
+    """Row-format predict bodies (contract.rest_predict_body); the body names no model."""
     return [rest_predict_body(features) for features in _requests(rows, pool, seed)]
 
 

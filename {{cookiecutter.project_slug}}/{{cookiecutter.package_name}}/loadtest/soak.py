@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from embedded_tfserving.process import ServerProcess
+from tfserving_loadtest.closed_loop import Load, Recorder
+from tfserving_loadtest.stats import PERCENTILE_RULE
 
 from ..export.publish import publish_version
-from .closed_loop import Load, Recorder
 from .payloads import grpc_requests, rest_bodies
 from .preflight import newest_version
-from .stats import PERCENTILE_RULE
 
 # --- faults --------------------------------------------------------------------------------------
 

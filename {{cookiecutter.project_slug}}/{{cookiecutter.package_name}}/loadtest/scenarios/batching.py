@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from embedded_tfserving.process import ServerProcess
+from tfserving_loadtest import capacity, locust_run, plots, report, server_metrics
+from tfserving_loadtest.report import say
+from tfserving_loadtest.resources import CpuMeter, GpuSampler
+from tfserving_loadtest.scenarios.capacity import check_objective
 
-from .. import capacity, locust_run, plots, preflight, report, server_metrics
-from ..report import say
-from ..resources import CpuMeter, GpuSampler
-from .capacity import check_objective
+from .. import REQUESTS, preflight
 from .common import models_root, server_flags, start_server
 
 CAPACITY_COLUMNS = ("batching", "capacity_rps", "p99_at_capacity_ms", "first_failing_rps", "probes", "note")
@@ -62,9 +63,12 @@ def run(options: BatchingOptions) -> dict[str, Any]:
                 server = start_server(server_flags(models, batching=mode == "on"), run_dir / f"server-batching-{mode}.log")
                 try:
                     preflight.check_rest(server.rest_url, options.model_name)
+                    target = capacity.Target(host=server.rest_url, grpc_target=server.grpc_target,
+                                             model_name=options.model_name, protocol=options.protocol, rows=options.rows,
+                                             workers=options.workers, probe_seconds=options.probe_seconds,
+                                             requests=REQUESTS)
                     if options.slo_ms and not start_rate:  # before any load: can the objective be met at all?
-                        _, start_rate = check_objective(server.rest_url, options.model_name, options.rows,
-                                                        options.slo_ms, options.workers, 0.0, capacity.MAX_RATE)
+                        _, start_rate = check_objective(target, options.slo_ms, 0.0, capacity.MAX_RATE)
                     for users in options.levels:
                         say(f"batching {mode}, {users} users: {options.level_seconds:.0f}s")
                         row, histogram = _level(options, server, mode, users, run_dir)
@@ -74,10 +78,7 @@ def run(options: BatchingOptions) -> dict[str, Any]:
                     if options.slo_ms:
                         say(f"batching {mode}: capacity at p99 <= {options.slo_ms:g} ms")
                         capacities[mode] = capacity.measure(
-                            capacity.Target(host=server.rest_url, grpc_target=server.grpc_target,
-                                            model_name=options.model_name, protocol=options.protocol, rows=options.rows,
-                                            workers=options.workers, probe_seconds=options.probe_seconds),
-                            capacity.SearchSpec(start_rate, precision=options.precision, max_probes=options.max_probes),
+                            target, capacity.SearchSpec(start_rate, precision=options.precision, max_probes=options.max_probes),
                             capacity.Objective(options.slo_ms), run_dir, f"capacity-{mode}")
                 finally:
                     server.stop()

@@ -21,13 +21,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tfserving_loadtest import arrivals, locust_run, report
+from tfserving_loadtest.report import say
+
 from ... import settings
 from ...contract import AVAILABLE, CANARY, STABLE, Access, available_versions, published_versions, version_states
 from ...errors import CanaryError
 from ...stack import model_config
 from ...stack.prometheus import answers
-from .. import arrivals, canary, locust_run, preflight, report
-from ..report import say
+from .. import canary, preflight
 from .common import Driver, run_alongside
 
 COLUMNS = ("route", "requests", "failures", "error_ratio", "p99_ms")

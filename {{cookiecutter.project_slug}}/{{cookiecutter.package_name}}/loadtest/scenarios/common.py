@@ -13,15 +13,15 @@ from pathlib import Path
 
 from embedded_tfserving.errors import StartupError
 from embedded_tfserving.process import ServerProcess
+from tfserving_loadtest import locust_run
+from tfserving_loadtest.report import say
 
 from ...errors import LoadTestError
 from ...settings import PROJECT_ROOT
 from ...stack import model_config
 from ...stack.embedded import server_flags as compose_server_flags
 from ...stack.project import Project
-from .. import locust_run
 from ..preflight import newest_version
-from ..report import say
 
 
 @contextmanager

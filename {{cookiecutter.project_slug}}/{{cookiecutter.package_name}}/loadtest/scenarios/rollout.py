@@ -14,14 +14,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tfserving_loadtest import locust_run, plots, report
+from tfserving_loadtest.report import say
+from tfserving_loadtest.stats import percentile
+
 from ...errors import LoadTestError
 from ...settings import PROJECT_ROOT
 from ...stack import images, replicas, rollout
 from ...stack.balancer import Balancer
 from ...stack.project import Project, require_published_model
-from .. import locust_run, plots, preflight, report
-from ..report import say
-from ..stats import percentile
+from .. import preflight
 from .common import Driver, run_alongside
 
 COLUMNS = ("old", "new", "started_s", "ready_s", "drained_s", "stopped_s", "exit_code", "requests", "failures",

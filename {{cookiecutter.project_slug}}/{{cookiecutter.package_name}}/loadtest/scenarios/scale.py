@@ -15,13 +15,15 @@ from typing import Any
 
 import psutil
 
+from tfserving_loadtest import locust_run, plots, report
+from tfserving_loadtest.report import say
+
 from ...errors import LoadTestError
 from ...settings import PROJECT_ROOT
 from ...stack import rollout
 from ...stack.balancer import Balancer
 from ...stack.project import Project
-from .. import locust_run, plots, preflight, report
-from ..report import say
+from .. import preflight
 
 COLUMNS = ("replicas", "round", "users", "requests", "failures", "rps", "p50_ms", "p99_ms", "host_cpu_percent",
            "generator_cpu_peak_percent")

@@ -8,10 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tfserving_loadtest import arrivals, locust_run, plots, report
+from tfserving_loadtest.report import say
+from tfserving_loadtest.stats import failure_windows
+
 from ...errors import LoadTestError
-from .. import arrivals, locust_run, plots, preflight, report
-from ..report import say
-from ..stats import failure_windows
+from .. import preflight
 
 COLUMNS = ("label", "users", "workers", "requests", "failures", "rps", "p50_ms", "p95_ms", "p99_ms",
            "generator_cpu_peak_percent", "requests_per_worker")

@@ -15,11 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tfserving_loadtest import locust_run, plots, report
+from tfserving_loadtest.report import say
+from tfserving_loadtest.stats import percentile
+
 from ...contract import AVAILABLE, END, is_available, published_versions, version_states
 from ...errors import LoadTestError
-from .. import locust_run, plots, preflight, report
-from ..report import say
-from ..stats import percentile
+from .. import preflight
 from .common import Driver, models_root, run_alongside, server_flags, start_server
 
 COLUMNS = ("step", "version", "published_s", "available_s", "first_served_s", "moved", "p99_window_ms")

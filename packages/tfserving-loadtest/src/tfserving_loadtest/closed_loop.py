@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..contract import Access
+from .access import Access
 from .stats import percentile
 
 

@@ -1,5 +1,5 @@
-"""Capacity of the server that runs now (`make serve`) at a p99 objective: open-loop probes,
-doubling then bisecting (capacity.py), with the latency-throughput curve and its knee."""
+"""Capacity of a running server at a p99 objective: open-loop probes, doubling then bisecting
+(capacity.py), with the latency-throughput curve and its knee."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ...errors import LoadTestError
-from .. import arrivals, capacity, plots, preflight, report
+from .. import arrivals, capacity, plots, preflight, report, sources
+from ..errors import LoadTestError
 from ..report import say
 
 
@@ -24,11 +24,12 @@ class CapacityOptions:
     reports_dir: Path = Path("reports")
 
 
-def check_objective(host: str, model_name: str, rows: int, slo_ms: float, workers: int,
-                    start_rate: float, max_rate: float) -> tuple[float, float]:
+def check_objective(target: capacity.Target, slo_ms: float, start_rate: float, max_rate: float) -> tuple[float, float]:
     """Before any load: (the unloaded latency, the start rate); LoadTestError when the SLO is below
     that latency or a rate cannot be sent."""
-    floor = preflight.floor_ms(host, model_name, rows)
+    host, workers = target.host, target.workers
+    bodies = sources.parse(target.requests).rest_bodies(target.model_name, target.rows, 22, 0)
+    floor = preflight.floor_ms(host, target.model_name, bodies)
     if slo_ms <= floor:
         raise LoadTestError(
             f"an SLO of p99 <= {slo_ms:g} ms cannot be met: one request with no other load takes {floor:.1f} ms "
@@ -49,8 +50,7 @@ def run(options: CapacityOptions) -> dict[str, Any]:
     preflight.check_rest(target.host, target.model_name)
     if target.protocol in ("grpc", "both"):
         preflight.check_grpc(target.grpc_target)
-    floor, start = check_objective(target.host, target.model_name, target.rows, options.slo_ms, target.workers,
-                                   options.start_rate, options.max_rate)
+    floor, start = check_objective(target, options.slo_ms, options.start_rate, options.max_rate)
     run_dir = report.new_run_dir(options.reports_dir, "capacity")
     say(f"capacity at p99 <= {options.slo_ms:g} ms and errors <= {options.max_error_rate:g}, from "
         f"{start:g} requests/s (unloaded: {floor:.1f} ms) -> {run_dir}")

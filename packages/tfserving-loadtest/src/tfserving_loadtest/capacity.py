@@ -129,6 +129,7 @@ class Target:
     arrivals: str = "poisson"
     probe_seconds: float = 8.0
     metrics_port: int = 0
+    requests: str = ""  # sources.parse; "": the locustfile's default
 
 
 def start_rate(floor_ms: float) -> float:
@@ -147,7 +148,7 @@ def measure(target: Target, spec: SearchSpec, objective: Objective, out_dir: Pat
             label=f"{prefix}-{rate:g}rps", out_dir=out_dir, host=target.host, model_name=target.model_name,
             protocol=target.protocol, users=users, seconds=target.probe_seconds, rows=target.rows,
             workers=target.workers, grpc_target=target.grpc_target, metrics_port=target.metrics_port,
-            arrival_rate=rate, arrivals=target.arrivals,
+            arrival_rate=rate, arrivals=target.arrivals, requests=target.requests,
         ), progress=lambda _: None)
         row = report.run_row(result)
         say(f"    p99 {row['p99_ms']} ms, {row['rps'] or 0:.0f} requests/s achieved, {row['failures']} failed, "

@@ -9,12 +9,10 @@ import statistics
 from collections.abc import Callable
 
 import pytest
-
 from embedded_tfserving.config import parse_batching_parameters
 
-from {{ cookiecutter.package_name }}.loadtest import arrivals, capacity, tuning
-from {{ cookiecutter.package_name }}.loadtest.arrivals import RateSpec, Schedule, Tally
-from {{ cookiecutter.package_name }}.settings import COMPOSE_DIR
+from tfserving_loadtest import arrivals, capacity, tuning
+from tfserving_loadtest.arrivals import RateSpec, Schedule, Tally
 
 
 def due_times(schedule: Schedule, until: float) -> list[float]:
@@ -204,8 +202,17 @@ def test_a_budget_too_short_for_one_candidate_is_refused():
     tuning.check_budget(42, probe_seconds=5)
 
 
+COMMENTED_BATCHING = """# Batching for the online path.
+max_batch_size { value: 64 }
+# 2 ms: the latency budget's share for waiting.
+batch_timeout_micros { value: 2000 }
+num_batch_threads { value: 2 }
+max_enqueued_batches { value: 100 }
+"""
+
+
 def test_the_best_values_are_written_into_the_commented_file_and_read_back_by_the_parser():
-    text = (COMPOSE_DIR / "batching.conf").read_text()
+    text = COMMENTED_BATCHING
     best = {"max_batch_size": 256, "batch_timeout_micros": 5000, "num_batch_threads": 4, "max_enqueued_batches": 4}
     updated = tuning.rewrite_values(text, best)
     assert tuning.params_of(parse_batching_parameters(updated)) == best

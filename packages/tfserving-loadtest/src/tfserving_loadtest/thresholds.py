@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import LoadTestError
+from .errors import LoadTestError
 
 # One row of summary["runs"] (report.run_row) has these; open-loop runs add the last four.
 ROW_METRICS = ("requests", "failures", "error_rate", "rps", "p50_ms", "p95_ms", "p99_ms", "avg_ms",

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from {{ cookiecutter.package_name }}.errors import LoadTestError
-from {{ cookiecutter.package_name }}.loadtest import report
-from {{ cookiecutter.package_name }}.loadtest.thresholds import Threshold, evaluate, load, parse
+from tfserving_loadtest import report
+from tfserving_loadtest.errors import LoadTestError
+from tfserving_loadtest.thresholds import Threshold, evaluate, load, parse
 
 
 @pytest.mark.parametrize(("text", "op", "value"), [

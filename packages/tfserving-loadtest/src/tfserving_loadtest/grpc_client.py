@@ -12,7 +12,7 @@ from typing import Any
 import grpc
 import grpc.experimental.gevent as grpc_gevent
 
-from ..contract import Access
+from . import access
 
 grpc_gevent.init_gevent()
 
@@ -22,7 +22,7 @@ _channels: dict[str, grpc.Channel] = {}
 def channel(target: str) -> grpc.Channel:
     """One HTTP/2 channel per target and process, shared by its users (as a real client would)."""
     if target not in _channels:
-        _channels[target] = Access.from_environment().grpc_channel(target)  # SERVING_CA_FILE set: TLS
+        _channels[target] = access.current().grpc_channel(target)  # SERVING_CA_FILE set: TLS
     return _channels[target]
 
 
@@ -35,7 +35,7 @@ class PredictClient:
         self._stub = prediction_service_pb2_grpc.PredictionServiceStub(channel(target))
         self._events = events
         self._timeout = timeout
-        self._metadata = Access.from_environment().grpc_metadata()  # SERVING_API_KEY, when the server wants one
+        self._metadata = access.current().grpc_metadata()  # SERVING_API_KEY, when the server wants one
 
     def predict(self, request: Any, name: str = "Predict", started: float | None = None, route: str = "") -> int | None:
         """Returns the version that served the request (None on failure). The latency counts from

@@ -1,5 +1,8 @@
-"""What the locustfile installs by importing this module: its command-line options, the request
+"""What a locustfile installs by importing this module: its command-line options, the request
 pools, the Prometheus exporter of client-side metrics and the per-request log the scenarios read.
+
+A project's locustfile may call `defaults(...)` at import to set its own option defaults (its model
+name, ports and payload hook), which the command line and environment still override.
 """
 
 from __future__ import annotations
@@ -20,8 +23,7 @@ from gevent.lock import Semaphore
 from locust import events
 from locust.runners import MasterRunner, WorkerRunner
 
-from .. import settings
-from . import open_loop, payloads
+from . import open_loop, sources
 from .arrivals import ARRIVALS
 from .shapes import KINDS
 
@@ -38,13 +40,28 @@ if signal.getsignal(signal.SIGINT) == signal.SIG_IGN and threading.current_threa
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+# Option defaults a locustfile may change before Locust builds its parser (see `defaults`).
+_defaults: dict[str, Any] = {"model_name": "default", "grpc_port": 8500, "metrics_port": 0, "requests": ""}
+
+
+def defaults(*, model_name: str | None = None, grpc_port: int | None = None, metrics_port: int | None = None,
+             requests: str | None = None) -> None:
+    """A locustfile's own defaults: the model, the gRPC port next to --host, the client-metrics port
+    and where requests come from (sources.parse)."""
+    given = {"model_name": model_name, "grpc_port": grpc_port, "metrics_port": metrics_port, "requests": requests}
+    _defaults.update({key: value for key, value in given.items() if value is not None})
+
+
 @events.init_command_line_parser.add_listener
 def add_options(parser: Any) -> None:
     group = parser  # (argument groups reject include_in_web_ui)
-    group.add_argument("--model-name", default=settings.model_name(), env_var="MODEL_NAME", help="model to query")
+    group.add_argument("--model-name", default=_defaults["model_name"], env_var="MODEL_NAME", help="model to query")
+    group.add_argument("--requests", default=_defaults["requests"], env_var="LOADTEST_REQUESTS",
+                       help=f"where requests come from: {sources.FORMS}")
     group.add_argument("--grpc-target", default="", env_var="LOADTEST_GRPC_TARGET",
-                       help="host:port of the gRPC API (default: --host's host with GRPC_PORT)")
-    group.add_argument("--rows", type=int, default=1, env_var="LOADTEST_ROWS", help="rows (examples) per request")
+                       help="host:port of the gRPC API (default: --host's host with GRPC_PORT, else 8500)")
+    group.add_argument("--rows", type=int, default=1, env_var="LOADTEST_ROWS",
+                       help="rows (examples) per request, for a payload hook (files hold their own rows)")
     group.add_argument("--pool-size", type=int, default=256, help="distinct pre-built requests per process")
     group.add_argument("--payload-seed", type=int, default=0, help="seed of the synthetic feature generator")
     group.add_argument("--shape", choices=KINDS, default="steady", env_var="LOADTEST_SHAPE",
@@ -62,7 +79,7 @@ def add_options(parser: Any) -> None:
     group.add_argument("--spike-rate", type=float, default=0.0, help="open loop, spike shape: requests/s in the spike")
     group.add_argument("--canary-share", type=float, default=0.1,
                        help="GrpcCanaryUser: share of the requests sent to version label canary (the rest: stable)")
-    group.add_argument("--metrics-port", type=int, default=settings.metrics_port(), env_var="LOADTEST_METRICS_PORT",
+    group.add_argument("--metrics-port", type=int, default=_defaults["metrics_port"], env_var="LOADTEST_METRICS_PORT",
                        help="port of the Prometheus exporter of client-side metrics; 0 disables it")
     group.add_argument("--metrics-addr", default="127.0.0.1", env_var="LOADTEST_METRICS_ADDR",
                        help="address the exporter binds (0.0.0.0 for Prometheus in Docker)")
@@ -76,7 +93,7 @@ def grpc_target(options: Any) -> str:
     if options.grpc_target:
         return options.grpc_target
     host = urlparse(options.host or "http://127.0.0.1").hostname or "127.0.0.1"
-    return f"{host}:{settings.grpc_port()}"
+    return f"{host}:{os.environ.get('GRPC_PORT') or _defaults['grpc_port']}"
 
 
 # --- request pools: built once per process at init, before any user runs -------------------------
@@ -114,10 +131,12 @@ def labelled_pool(label: str) -> list[Any]:
 
 def _build_pool(options: Any, protocol: str) -> None:
     started = time.perf_counter()
+    source = sources.parse(options.requests)
     if protocol == "rest":
-        _pools["rest"] = payloads.rest_bodies(options.rows, options.pool_size, options.payload_seed)
+        _pools["rest"] = source.rest_bodies(options.model_name, options.rows, options.pool_size, options.payload_seed)
     else:
-        _pools["grpc"] = payloads.grpc_requests(options.model_name, options.rows, options.pool_size, options.payload_seed)
+        _pools["grpc"] = source.grpc_requests(options.model_name, options.rows, options.pool_size, options.payload_seed,
+                                              rest_url=options.host or "")
     logger.info("built the %s request pool (%d rows per request) in %.1fs", protocol, options.rows,
                 time.perf_counter() - started)
 

@@ -14,16 +14,23 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-
 from embedded_tfserving.process import ChildProcess
 
-from ..settings import LOCUSTFILE, PROJECT_ROOT
 from .resources import LOCUST_CPU_LIMIT, TreeCpuSampler
 
 # protocol -> the locustfile's user classes; "both" splits the users between REST and gRPC.
 USER_CLASSES = {"rest": ["RestUser"], "grpc": ["GrpcUser"], "both": ["RestUser", "GrpcUser"]}
 RATE_USER_CLASSES = {"rest": ["RestRateUser"], "grpc": ["GrpcRateUser"], "both": ["RestRateUser", "GrpcRateUser"]}
 CPU_WARNING = "CPU usage above"  # the start of Locust's own warning in its log
+LOCUSTFILE = Path(__file__).with_name("locustfile.py")  # the toolkit's users, for any model
+# The locustfile runs use unless told otherwise, and the folder Locust runs in (also put on its
+# PYTHONPATH); a project sets its own with use_locustfile.
+_default: dict[str, Path | None] = {"locustfile": LOCUSTFILE, "cwd": None}
+
+
+def use_locustfile(locustfile: Path, cwd: Path | None = None) -> None:
+    """Runs that name no locustfile run this one, in `cwd` (e.g. a project's own, from its root)."""
+    _default.update(locustfile=locustfile, cwd=cwd)
 
 
 @dataclass
@@ -46,7 +53,9 @@ class LocustRun:
     arrival_rate: float = 0.0  # above 0: open loop at this many requests/s (users: how many may be in flight)
     arrivals: str = "poisson"
     user_classes: list[str] = field(default_factory=list)  # instead of the protocol's (e.g. GrpcCanaryUser)
-    locustfile: Path = LOCUSTFILE
+    requests: str = ""  # where requests come from (sources.parse); "": the locustfile's default
+    locustfile: Path = field(default_factory=lambda: _default["locustfile"] or LOCUSTFILE)
+    cwd: Path | None = field(default_factory=lambda: _default["cwd"])  # Locust's folder, on its PYTHONPATH too
 
     def command(self) -> list[str]:
         prefix = self.out_dir / self.label
@@ -59,6 +68,8 @@ class LocustRun:
             "--metrics-port", str(self.metrics_port), "--run-info", f"{prefix}-run-info.json",
             *self.shape_options,
         ]
+        if self.requests:
+            command += ["--requests", self.requests]
         if self.grpc_target:
             command += ["--grpc-target", self.grpc_target]
         if self.metrics_addr:
@@ -128,8 +139,8 @@ def run(spec: LocustRun, progress: Callable[[str], None] = print,
     """
     spec.out_dir.mkdir(parents=True, exist_ok=True)
     log = spec.out_dir / f"{spec.label}-locust.log"
-    locust = ChildProcess(spec.command(), log, cwd=PROJECT_ROOT, env={"TF_CPP_MIN_LOG_LEVEL": "2"},
-                          python_path=[PROJECT_ROOT], stop_signal=signal.SIGINT)
+    locust = ChildProcess(spec.command(), log, cwd=spec.cwd, env={"TF_CPP_MIN_LOG_LEVEL": "2"},
+                          python_path=[spec.cwd] if spec.cwd else [], stop_signal=signal.SIGINT)
     locust.start()
     assert locust.pid is not None
     sampler = TreeCpuSampler(locust.pid)

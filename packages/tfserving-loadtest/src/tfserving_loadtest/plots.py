@@ -187,7 +187,7 @@ def candidates(rows: Sequence[dict[str, Any]], path: Path) -> Path:
     colors = ["tab:green" if (r["capacity_rps"] or 0) == best and best else
               "tab:gray" if r.get("baseline") else "tab:blue" for r in rows]
     axis.bar([str(r["candidate"]) for r in rows], [r["capacity_rps"] or 0 for r in rows], color=colors)
-    axis.set(title="Capacity at the SLO per candidate (gray: the template's batching.conf)",
+    axis.set(title="Capacity at the SLO per candidate (gray: the baseline)",
              xlabel="candidate (see the table)", ylabel="requests/s")
     axis.grid(alpha=0.3, axis="y")
     return _save(figure, path)

@@ -10,7 +10,7 @@ import math
 import re
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -155,8 +155,9 @@ def write_html(run_dir: Path, title: str, sections: Sequence[tuple[str, Sequence
     parts += [f"<p class='warning'>{html.escape(text)}</p>" for text in notes]
     for heading, rows, columns in sections:
         parts.append(f"<h2>{html.escape(heading)}</h2>{_html_table(rows, columns)}")
-    parts += [f"<h3>{html.escape(image.stem.replace('_', ' '))}</h3>{_embedded(image)}" for image in images]
-    parts += _dashboard_section(run_dir)
+    parts += [f"<h3>{html.escape(image.stem.replace('_', ' '))}</h3>{embedded(image)}" for image in images]
+    for section in _appendices:
+        parts += section(run_dir)
     locust_reports = sorted(p.name for p in run_dir.glob("*.html") if p.name != "report.html")
     if locust_reports:
         links = "".join(f"<li><a href='{html.escape(n)}'>{html.escape(n)}</a></li>" for n in locust_reports)
@@ -168,16 +169,17 @@ def write_html(run_dir: Path, title: str, sections: Sequence[tuple[str, Sequence
     return path
 
 
-def _dashboard_section(run_dir: Path) -> list[str]:
-    """The dashboards over this run, drawn from the project's Prometheus (or why they are not)."""
-    from .. import settings
-    from ..dashboards.preview import report_previews
-
-    images, note = report_previews(run_dir, settings.prometheus_url(), settings.model_name(), time.time())
-    return [f"<h2>Dashboards (preview)</h2><p>{html.escape(note)}</p>", *(_embedded(image) for image in images)]
+# Sections a project adds to every report (its dashboards over the run, say): run folder -> HTML parts.
+_appendices: list[Callable[[Path], list[str]]] = []
 
 
-def _embedded(image: Path) -> str:
+def add_appendix(section: Callable[[Path], list[str]]) -> None:
+    """Adds `section(run_dir)`'s HTML to the end of every report this process writes."""
+    if section not in _appendices:
+        _appendices.append(section)
+
+
+def embedded(image: Path) -> str:
     """A PNG as an <img> that carries its data (the report reads offline)."""
     data = base64.b64encode(image.read_bytes()).decode()
     return f"<img alt='{html.escape(image.stem)}' src='data:image/png;base64,{data}'>"

@@ -1,0 +1,15 @@
+"""Load tests for any model TF Serving serves, with Locust as the engine.
+
+- requests: `sources` (a JSON file, the model's warmup records, or a payload hook), pooled per
+  process by `hooks`, which also installs the Locust options, the client-side exporter (`metrics`)
+  and the per-request log;
+- Locust's side: `users` (REST and gRPC, closed and open loop), `grpc_client`, `shapes`,
+  `open_loop` (with the pure maths in `arrivals`); `locust_run` runs one headless Locust;
+- experiments: `capacity` (the search at a latency objective), `tuning` (batching candidates),
+  `scenarios/` (capacity, tune-batching), with `preflight` checks, `report`, `plots`, `thresholds`
+  and `verdict`; `server_metrics` and `resources` read server-side figures;
+- outside Locust: `closed_loop` (asyncio clients for benchmarks and soaks); `stats` holds the one
+  percentile definition every report uses.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,73 @@
+"""A model server the tuner starts once per batching candidate: any command that takes
+tensorflow_model_server's flags (`tensorflow_model_server ...` itself, or `embedded-tfserving ...`).
+
+The toolkit adds the ports (free ones, on loopback) and the batching flags, and waits until the
+model has an AVAILABLE version.
+"""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+from embedded_tfserving.errors import StartupError
+from embedded_tfserving.process import ChildProcess, free_port
+
+from .errors import LoadTestError
+from .preflight import AVAILABLE
+
+OWN_FLAGS = ("--port", "--rest_api_port", "--enable_batching", "--batching_parameters_file")
+
+
+@dataclass
+class RunningServer:
+    rest_url: str
+    grpc_target: str
+    process: ChildProcess
+
+    def stop(self) -> None:
+        self.process.stop()
+
+
+def check_command(command: str) -> list[str]:
+    """The command's words; LoadTestError when it is empty or sets a flag the tuner sets itself."""
+    words = shlex.split(command)
+    if not words:
+        raise LoadTestError("--server-command is empty: give the command that starts your model server, "
+                            "e.g. 'tensorflow_model_server --model_name=m --model_base_path=/models/m'")
+    if shutil.which(words[0]) is None:
+        raise LoadTestError(f"--server-command: {words[0]} is not a program found on PATH")
+    taken = [word for word in words if word.split("=")[0] in OWN_FLAGS]
+    if taken:
+        raise LoadTestError(f"--server-command sets {', '.join(taken)}: the tuner sets the ports and the batching "
+                            "flags of each candidate itself; leave them out")
+    return words
+
+
+def start(command: str, model_name: str, batching_file: Path, log_path: Path, timeout: float = 180) -> RunningServer:
+    """`command` with free ports and batching from `batching_file`, once `model_name` is AVAILABLE."""
+    grpc_port, rest_port = free_port(), free_port()
+    words = [*check_command(command), f"--port={grpc_port}", f"--rest_api_port={rest_port}",
+             "--enable_batching=true", f"--batching_parameters_file={batching_file.resolve()}"]
+    rest_url = f"http://127.0.0.1:{rest_port}"
+    process = ChildProcess(words, log_path)
+
+    def ready() -> bool:
+        try:
+            status = requests.get(f"{rest_url}/v1/models/{model_name}", timeout=2)
+        except requests.RequestException:
+            return False
+        return status.ok and any(v.get("state") == AVAILABLE for v in status.json().get("model_version_status", []))
+
+    try:
+        process.spawn()
+    except OSError as error:
+        raise LoadTestError(f"--server-command cannot start: {error}") from None
+    try:
+        process.wait_until(ready, timeout, f"the model server ({words[0]})")
+    except StartupError as error:
+        raise LoadTestError(str(error)) from None
+    return RunningServer(rest_url, f"127.0.0.1:{grpc_port}", process)
