@@ -129,3 +129,30 @@ def test_tune_batching_starts_the_server_command_per_candidate_and_writes_the_be
     assert tuning.params_of(read_batching_parameters(baseline)) == best
     assert baseline.read_text().startswith("# our serving batching\n")
     assert (run_dir / "capacity_per_candidate.png").is_file()
+
+
+def test_steady_open_loop_from_warmup_records_over_rest_and_grpc(half_plus_two, tmp_path):
+    """Warmup records written as TF Serving reads them (a TFRecord of PredictionLogs), replayed by
+    both protocols at a fixed rate; every request answered."""
+    import tensorflow as tf
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    from tfserving_loadtest import sources
+
+    records = tmp_path / "tf_serving_warmup_requests"
+    with tf.io.TFRecordWriter(str(records)) as writer:
+        for body in ({"instances": [1.0, 2.0]}, {"instances": [7.0]}):
+            request = sources.rest_to_grpc(body, "half_plus_two", {"serving_default": {"x": "DT_FLOAT"}})
+            log = prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request))
+            writer.write(log.SerializeToString())
+    done = toolkit("steady", "--host", half_plus_two.rest_url, "--grpc-target", half_plus_two.grpc_target,
+                   "--model-name", "half_plus_two", "--requests", f"warmup:{records}", "--protocol", "both",
+                   "--rate", "40", "--users", "8", "--duration", "3", "--reports-dir", str(tmp_path / "reports"),
+                   "--fail-if", "error_rate>0")
+    assert done.returncode == 0, done.stderr
+    run_dir = only_run_dir(tmp_path / "reports")
+    (row,) = json.loads((run_dir / "summary.json").read_text())["runs"]
+    assert row["requests"] > 0 and row["failures"] == 0 and row["target_rps"] == 40
+    names = {r["Name"] for r in csv.DictReader((run_dir / "steady_stats.csv").open())}
+    assert {"predict", "Predict"} <= names, names
+    assert (run_dir / "latency_timeline.png").is_file() and (run_dir / "report.html").is_file()

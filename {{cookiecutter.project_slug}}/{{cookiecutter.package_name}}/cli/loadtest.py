@@ -153,9 +153,12 @@ def steady_command(host: str, grpc_target: str, protocol: str, users: int | None
     """Steady (or step / spike) load against the server that runs now (`make serve`): closed loop
     (each user sends again once answered), or open loop at a fixed rate with --rate."""
     from tfserving_loadtest import arrivals as arrival_maths
+    from tfserving_loadtest.scenarios import steady
 
-    from ..loadtest.scenarios import common, steady
+    from ..loadtest import REQUESTS, preflight
+    from ..loadtest.scenarios import common
 
+    preflight.check_rest(host.rstrip("/"), model_name)  # this project's signature, before the toolkit's checks
     shape_options = ["--shape", shape, "--step-users", str(step_users), "--step-seconds", str(step_seconds),
                      "--spike-users", str(spike_users), "--spike-seconds", str(spike_seconds),
                      "--step-rate", str(step_rate), "--spike-rate", str(spike_rate)]
@@ -165,7 +168,7 @@ def steady_command(host: str, grpc_target: str, protocol: str, users: int | None
         rate=rate or 0.0, arrivals=arrivals,
         host=host.rstrip("/"), grpc_target=grpc_target, model_name=model_name, protocol=protocol, users=users,
         spawn_rate=spawn_rate, duration=duration, rows=rows, workers=workers or common.default_workers(),
-        metrics_port=metrics_port, shape=shape_options, reports_dir=reports_dir,
+        metrics_port=metrics_port, shape=shape_options, reports_dir=reports_dir, requests=REQUESTS,
     )), fail_if)
 
 

@@ -3,7 +3,7 @@
 - `payloads`: the payload hook (request pools from the schema), the locustfile's default source;
 - `preflight`: the toolkit's checks plus this project's signature check;
 - `scenarios/`: the scenarios that drive this project's own servers (batching, swap, rollout,
-  scale, canary, steady); capacity and tune-batching are the toolkit's;
+  scale, canary); steady, capacity and tune-batching are the toolkit's;
 - `bench` and `soak` (with `naive_app`, `floor_server`, `load_paths`, `profile`), and `canary`.
 
 Importing this package configures the toolkit for this project: its runs use loadtests/locustfile.py

@@ -1,5 +1,6 @@
-"""`tfserving-loadtest`: the capacity search and the batching tuner against any TF Serving endpoint
-and model, with requests from a JSON file, the model's warmup records or a payload hook.
+"""`tfserving-loadtest`: steady load, the capacity search and the batching tuner against any TF
+Serving endpoint and model, with requests from a JSON file, the model's warmup records or a payload
+hook.
 
 Locust is the engine (`locustfile` prints the path of the toolkit's own, for plain `locust -f`).
 An expected failure prints one `Error: ...` line and exits with status 1; Ctrl-C, 130.
@@ -12,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import arrivals, locust_run, sources, thresholds
+from . import arrivals, locust_run, shapes, sources, thresholds
 from .errors import LoadTestError
 
 PROTOCOLS = ("rest", "grpc", "both")
@@ -32,12 +33,28 @@ def _fail_if(value: str) -> list[thresholds.Threshold]:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def _common(parser: argparse.ArgumentParser, probe_seconds: float, max_probes: int, precision: float) -> None:
+def _server(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="http://127.0.0.1:8501", help="REST base URL (default: %(default)s)")
+    parser.add_argument("--grpc-target", default="", help="host:port of the gRPC API (default: --host's host:8500)")
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
     model = parser.add_argument_group("the model and its requests")
     model.add_argument("--model-name", required=True, help="the model's name on the server")
     model.add_argument("--requests", required=True, metavar="SOURCE", help=f"where requests come from: {sources.FORMS}")
     model.add_argument("--rows", type=int, default=1, help="rows per request, for a payload hook (default: 1)")
     model.add_argument("--protocol", choices=PROTOCOLS, default="rest", help="rest, grpc, or both (default: rest)")
+    run = parser.add_argument_group("the run")
+    run.add_argument("--workers", type=int, default=1, help="Locust worker processes (default: 1)")
+    run.add_argument("--metrics-port", type=int, default=0,
+                     help="port of the client-side Prometheus metrics (default: 0, none)")
+    run.add_argument("--reports-dir", type=Path, default=Path("reports"),
+                     help="each run writes REPORTS_DIR/<timestamp>-<scenario>/ (default: reports)")
+    run.add_argument("--fail-if", type=_fail_if, action="extend", default=[], metavar="EXPR",
+                     help="exit 1 when this holds, e.g. 'p99_ms>50' or 'capacity_rps<100'; repeatable")
+
+
+def _objective(parser: argparse.ArgumentParser, probe_seconds: float, max_probes: int, precision: float) -> None:
     objective = parser.add_argument_group("the objective and the search")
     objective.add_argument("--slo-ms", type=_positive, required=True, help="latency objective: p99 at or below this")
     objective.add_argument("--max-error-rate", type=float, default=0.001,
@@ -49,14 +66,6 @@ def _common(parser: argparse.ArgumentParser, probe_seconds: float, max_probes: i
     objective.add_argument("--precision", type=_positive, default=precision,
                            help="stop once the first failing rate is within this fraction above the last passing "
                                 f"one (default: {precision:g})")
-    run = parser.add_argument_group("the run")
-    run.add_argument("--workers", type=int, default=1, help="Locust worker processes (default: 1)")
-    run.add_argument("--metrics-port", type=int, default=0,
-                     help="port of the client-side Prometheus metrics (default: 0, none)")
-    run.add_argument("--reports-dir", type=Path, default=Path("reports"),
-                     help="each run writes REPORTS_DIR/<timestamp>-<scenario>/ (default: reports)")
-    run.add_argument("--fail-if", type=_fail_if, action="extend", default=[], metavar="EXPR",
-                     help="exit 1 when this holds, e.g. 'p99_ms>50' or 'capacity_rps<100'; repeatable")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -67,14 +76,14 @@ def parser() -> argparse.ArgumentParser:
     capacity = commands.add_parser("capacity", help="the highest rate a running server answers within a p99 objective",
                                    description="Open-loop probes: the rate doubles until one misses the objective, "
                                                "then the gap is bisected. Writes the latency-throughput curve.")
-    capacity.add_argument("--host", default="http://127.0.0.1:8501", help="REST base URL (default: %(default)s)")
-    capacity.add_argument("--grpc-target", default="", help="host:port of the gRPC API (default: --host's host:8500)")
+    _server(capacity)
     capacity.add_argument("--arrivals", choices=arrivals.ARRIVALS, default="poisson",
                           help="poisson (random gaps, as independent clients) or uniform gaps (default: poisson)")
     capacity.add_argument("--start-rate", type=float, default=0.0,
                           help="first rate probed (default: a quarter of what one idle connection sends)")
     capacity.add_argument("--max-rate", type=_positive, default=5000.0, help="highest rate probed (default: 5000)")
-    _common(capacity, probe_seconds=8, max_probes=12, precision=0.1)
+    _common(capacity)
+    _objective(capacity, probe_seconds=8, max_probes=12, precision=0.1)
 
     tune = commands.add_parser("tune-batching", help="search TF Serving's batching parameters for the most capacity",
                                description="Starts --server-command once per candidate (with free ports and the "
@@ -88,7 +97,22 @@ def parser() -> argparse.ArgumentParser:
     tune.add_argument("--write-batching-file", action="store_true",
                       help="also write the best values into --batching-file (its comments kept)")
     tune.add_argument("--budget", type=_positive, default=900.0, help="seconds for the whole search (default: 900)")
-    _common(tune, probe_seconds=5, max_probes=8, precision=0.15)
+    _common(tune)
+    _objective(tune, probe_seconds=5, max_probes=8, precision=0.15)
+
+    steady = commands.add_parser("steady", help="steady, step or spike load on a running server, closed or open loop",
+                                 description="Closed loop (each user sends again once answered), or open loop at "
+                                             "--rate whatever the replies; a report with every request's latency.")
+    _server(steady)
+    steady.add_argument("--users", type=int, default=8, help="users (open loop: requests in flight at most; default: 8)")
+    steady.add_argument("--spawn-rate", type=float, default=0.0, help="users started per second (default: all at once)")
+    steady.add_argument("--duration", type=_positive, default=30.0, help="seconds (default: 30)")
+    steady.add_argument("--rate", type=float, default=0.0, help="open loop at this many requests/s (default: closed loop)")
+    steady.add_argument("--arrivals", choices=arrivals.ARRIVALS, default="poisson",
+                        help="open loop: poisson or uniform gaps (default: poisson)")
+    steady.add_argument("--shape", choices=shapes.KINDS, default="steady",
+                        help="steady, step (ramp to --users) or spike (default: steady)")
+    _common(steady)
 
     commands.add_parser("locustfile", help="print the path of the toolkit's locustfile (for locust -f)")
     return main
@@ -120,6 +144,16 @@ def run(options: Any) -> None:
             target=target, slo_ms=options.slo_ms, max_error_rate=options.max_error_rate, start_rate=options.start_rate,
             max_rate=options.max_rate, precision=options.precision, max_probes=options.max_probes,
             reports_dir=options.reports_dir))
+    elif options.command == "steady":
+        from .scenarios import steady
+
+        host = options.host.rstrip("/")
+        summary = steady.run(steady.SteadyOptions(
+            host=host, grpc_target=_grpc_target(host, options.grpc_target), model_name=options.model_name,
+            protocol=options.protocol, users=options.users, spawn_rate=options.spawn_rate, duration=options.duration,
+            rows=options.rows, workers=options.workers, metrics_port=options.metrics_port,
+            shape=["--shape", options.shape], reports_dir=options.reports_dir, rate=options.rate,
+            arrivals=options.arrivals, requests=options.requests))
     else:
         from . import server_command
         from .scenarios import tune

@@ -1,5 +1,6 @@
-"""Steady (or step / spike) load against a server that already runs, e.g. `make serve`: closed
-loop, or open loop at a fixed arrival rate (arrivals.py)."""
+"""Steady (or step / spike) load against a server that already runs: closed loop, or open loop at
+a fixed arrival rate (arrivals.py); the report has the timeline of every request and the windows
+in which requests failed (a restart, say)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tfserving_loadtest import arrivals, locust_run, plots, report
-from tfserving_loadtest.report import say
-from tfserving_loadtest.stats import failure_windows
-
-from ...errors import LoadTestError
-from .. import preflight
+from .. import arrivals, locust_run, plots, preflight, report, sources
+from ..errors import LoadTestError
+from ..report import say
+from ..stats import failure_windows
 
 COLUMNS = ("label", "users", "workers", "requests", "failures", "rps", "p50_ms", "p95_ms", "p99_ms",
            "generator_cpu_peak_percent", "requests_per_worker")
@@ -37,6 +36,7 @@ class SteadyOptions:
     reports_dir: Path = Path("reports")
     rate: float = 0.0  # above 0: open loop at this many requests/s
     arrivals: str = "poisson"
+    requests: str = ""  # sources.parse; "": the locustfile's default (open loop then needs one for its check)
 
 
 def run(options: SteadyOptions) -> dict[str, Any]:
@@ -44,7 +44,8 @@ def run(options: SteadyOptions) -> dict[str, Any]:
     if options.protocol in ("grpc", "both"):
         preflight.check_grpc(options.grpc_target)
     if options.rate:
-        floor = preflight.floor_ms(options.host, options.model_name, options.rows)
+        bodies = sources.parse(options.requests).rest_bodies(options.model_name, options.rows, 22, 0)
+        floor = preflight.floor_ms(options.host, options.model_name, bodies)
         try:
             arrivals.check_feasible(options.rate, options.users, options.workers, floor)
         except ValueError as error:
@@ -57,7 +58,7 @@ def run(options: SteadyOptions) -> dict[str, Any]:
         protocol=options.protocol, users=options.users, spawn_rate=options.spawn_rate, seconds=options.duration,
         rows=options.rows, workers=options.workers, grpc_target=options.grpc_target,
         metrics_port=options.metrics_port, shape_options=options.shape, request_log=True,
-        arrival_rate=options.rate, arrivals=options.arrivals,
+        arrival_rate=options.rate, arrivals=options.arrivals, requests=options.requests,
     )
     interrupted = False
     try:
