@@ -16,8 +16,7 @@ import pytest
 
 from {{ cookiecutter.package_name }}.errors import StackError
 from {{ cookiecutter.package_name }}.settings import PROJECT_ROOT
-from {{ cookiecutter.package_name }}.stack import compose, images
-from {{ cookiecutter.package_name }}.stack.mode import docker_engine_error
+from {{ cookiecutter.package_name }}.stack import images, mode
 from {{ cookiecutter.package_name }}.stack.project import Project
 
 from ..helpers import PublishedModel, make
@@ -32,12 +31,12 @@ def unavailable(message: str) -> None:
 
 @pytest.fixture(scope="session")
 def docker_engine() -> None:
-    error = docker_engine_error()
+    error = mode.docker_engine_error()
     if error is not None:
         unavailable(f"no Docker engine answers ({error}): these tests run the compose stack on a real engine "
                     "(see ../shared/reference/docker-here.md for one without systemd; CI starts one)")
     try:
-        compose.require_compose_plugin()
+        mode.require_compose_plugin()
     except StackError as missing:
         unavailable(f"the Docker Compose v2 plugin is not installed: {missing}")
 

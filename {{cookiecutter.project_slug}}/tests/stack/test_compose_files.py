@@ -14,7 +14,7 @@ from tensorflow_serving.config import model_server_config_pb2
 
 from {{ cookiecutter.package_name }}.errors import StackError
 from {{ cookiecutter.package_name }}.settings import PROJECT_ROOT, read_env_file
-from {{ cookiecutter.package_name }}.stack import compose, compose_file
+from {{ cookiecutter.package_name }}.stack import compose, compose_file, mode
 from {{ cookiecutter.package_name }}.stack.project import Project
 
 from ..helpers import require_prometheus_tool
@@ -41,7 +41,7 @@ def test_compose_file_matches_the_compose_spec() -> None:
 
 def test_docker_compose_config_accepts_the_file() -> None:
     try:
-        compose.require_compose_plugin()
+        mode.require_compose_plugin()
     except StackError:
         pytest.skip("docker compose plugin not installed: the schema test above validates the file")
     project = Project.load(PROJECT_ROOT)

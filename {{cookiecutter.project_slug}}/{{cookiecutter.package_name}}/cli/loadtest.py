@@ -400,7 +400,7 @@ def bench_command(model_name: str, models_dir: Path, artifacts_dir: Path, batchi
     """Benchmark in-process, embedded REST/gRPC (batching off/on), each protocol's floor and a naive
     server side by side, with the server's CPU per request, over several runs; the model's load
     paths; and a profile of the server under load."""
-    from tfserving_loadtest.report import run_dir_path
+    from tfserving_loadtest.run_dirs import run_dir_path
     from tfserving_loadtest.stats import PERCENTILE_RULE
 
     from ..loadtest.bench import cpu_table, run_bench, table
@@ -443,7 +443,7 @@ def bench_command(model_name: str, models_dir: Path, artifacts_dir: Path, batchi
 def soak_command(model_name: str, models_dir: Path, duration: float, interval: float, fault_every: float,
                  clients: int, batching_file: Path, output: Path | None) -> None:
     """Bounded soak on loopback: embedded server, mixed REST+gRPC load, periodic faults; JSON report."""
-    from tfserving_loadtest.report import run_dir_path
+    from tfserving_loadtest.run_dirs import run_dir_path
     from tfserving_loadtest.stats import PERCENTILE_RULE
 
     from ..loadtest.soak import run_soak

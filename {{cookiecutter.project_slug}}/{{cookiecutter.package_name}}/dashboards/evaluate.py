@@ -19,7 +19,7 @@ from typing import Any
 import requests
 import yaml
 
-from tfserving_loadtest.report import run_started
+from tfserving_loadtest.run_dirs import run_started
 
 from ..errors import DashboardError
 from .panels import Annotation, Dashboard, Panel, Query

@@ -23,7 +23,7 @@ import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 
-from tfserving_loadtest.report import run_started
+from tfserving_loadtest.run_dirs import run_started
 
 from ..errors import DashboardError
 from .definitions import DASHBOARDS

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from ..errors import StackError
 from . import compose_file, images, replicas
-from .mode import docker_client
+from .mode import docker_client, require_compose_plugin
 from .ports import require_free
 from .project import Project, require_published_model
 
@@ -48,18 +48,6 @@ def run_compose(project: Project, *args: str, profiles: Sequence[str] = (), capt
 
 def project_name(project: Project) -> str:
     return project.setting("COMPOSE_PROJECT_NAME")
-
-
-def require_compose_plugin() -> None:
-    try:
-        found = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True).returncode == 0
-    except FileNotFoundError:
-        found = False
-    if not found:
-        raise StackError(
-            "a Docker engine answers but `docker compose` is not installed: install the Docker "
-            "Compose plugin (package docker-compose-plugin), or use SERVE_MODE=embedded"
-        )
 
 
 def profiles(project: Project) -> list[str]:

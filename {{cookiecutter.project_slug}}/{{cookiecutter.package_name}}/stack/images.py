@@ -186,8 +186,7 @@ def download_wheels(project: Project, work: Path, say: Say) -> tuple[Path, Path]
 
 def build(project: Project, rebuild_base: bool = False, say: Say = print) -> dict[str, str]:
     """Build every local image; returns the .env settings that point the stack at them."""
-    from .compose import require_compose_plugin
-    from .mode import docker_engine_error
+    from .mode import docker_engine_error, require_compose_plugin
 
     if (error := docker_engine_error()) is not None:
         raise StackError(f"`make images` needs a Docker engine, and none answers ({error}); nothing was built")

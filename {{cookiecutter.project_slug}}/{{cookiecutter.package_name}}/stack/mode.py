@@ -1,7 +1,9 @@
-"""Which way to run the stack: compose when a Docker engine answers, else embedded."""
+"""Which way to run the stack (compose when a Docker engine answers, else embedded), and the checks
+that the engine and its compose plugin are there."""
 
 from __future__ import annotations
 
+import subprocess
 from contextlib import closing
 from typing import Any
 
@@ -27,6 +29,18 @@ def docker_engine_error() -> str | None:
     except docker.errors.DockerException as error:
         return str(error)
     return None
+
+
+def require_compose_plugin() -> None:
+    try:
+        found = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True).returncode == 0
+    except FileNotFoundError:
+        found = False
+    if not found:
+        raise StackError(
+            "a Docker engine answers but `docker compose` is not installed: install the Docker "
+            "Compose plugin (package docker-compose-plugin), or use SERVE_MODE=embedded"
+        )
 
 
 def choose_mode(requested: str | None) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from embedded_tfserving.process import ServerProcess
-from tfserving_loadtest import capacity, locust_run, plots, report, server_metrics
+from tfserving_loadtest import capacity, locust_run, plots, report, run_dirs, server_metrics
 from tfserving_loadtest.report import say
 from tfserving_loadtest.resources import CpuMeter, GpuSampler
 from tfserving_loadtest.scenarios.capacity import check_objective
@@ -49,7 +49,7 @@ class BatchingOptions:
 
 def run(options: BatchingOptions) -> dict[str, Any]:
     preflight.newest_version(options.models_dir, options.model_name)  # fail before creating a report folder
-    run_dir = report.new_run_dir(options.reports_dir, "batching")
+    run_dir = run_dirs.new_run_dir(options.reports_dir, "batching")
     rows: list[dict[str, Any]] = []
     histograms: dict[str, dict[float, float]] = {}
     capacities: dict[str, capacity.Capacity] = {}

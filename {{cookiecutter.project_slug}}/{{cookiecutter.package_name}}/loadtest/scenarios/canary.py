@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tfserving_loadtest import arrivals, locust_run, report
+from tfserving_loadtest import arrivals, locust_run, report, run_dirs
 from tfserving_loadtest.report import say
 
 from ... import settings
@@ -80,7 +80,7 @@ def run(options: CanaryOptions) -> dict[str, Any]:
     candidate = _candidate(options)
     stable = _stable(config, options.model_name, states, candidate)
     scraping = canary.require_prometheus(options.prometheus) if stable is not None else None
-    run_dir = report.new_run_dir(options.reports_dir, "canary")
+    run_dir = run_dirs.new_run_dir(options.reports_dir, "canary")
     (run_dir / "models.config.before").write_text(options.config_path.read_text())
     timeline = Timeline()
     if stable is None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tfserving_loadtest import locust_run, plots, report
+from tfserving_loadtest import locust_run, plots, report, run_dirs
 from tfserving_loadtest.report import say
 from tfserving_loadtest.stats import percentile
 
@@ -159,7 +159,7 @@ def run(options: RolloutOptions) -> dict[str, Any]:
     preflight.check_rest(options.host, options.model_name)
     if options.protocol in ("grpc", "both"):
         preflight.check_grpc(options.grpc_target)
-    run_dir = report.new_run_dir(options.reports_dir, "rollout")
+    run_dir = run_dirs.new_run_dir(options.reports_dir, "rollout")
     say(f"rolling {len(old)} replicas to version {version} on {image} under {options.users} users "
         f"({options.protocol}) -> {run_dir}")
     driver = RolloutDriver(project, options, replicas.pin(project, version), image, old)

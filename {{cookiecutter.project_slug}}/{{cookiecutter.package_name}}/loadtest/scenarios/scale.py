@@ -15,7 +15,7 @@ from typing import Any
 
 import psutil
 
-from tfserving_loadtest import locust_run, plots, report
+from tfserving_loadtest import locust_run, plots, report, run_dirs
 from tfserving_loadtest.report import say
 
 from ...errors import LoadTestError
@@ -57,7 +57,7 @@ def run(options: ScaleOptions) -> dict[str, Any]:
     # New replicas are made like the newest one: same pinned version, same image.
     model_config, image, original = serving[-1].model_config, serving[-1].image, len(serving)
     balancer = Balancer.of(project)
-    run_dir = report.new_run_dir(options.reports_dir, "scale")
+    run_dir = run_dirs.new_run_dir(options.reports_dir, "scale")
     levels = [(count, round_) for round_ in range(1, options.rounds + 1) for count in options.counts]
     say(f"{options.users} users ({options.protocol}) for {options.level_seconds:.0f}s at "
         f"{', '.join(str(c) for c, _ in levels)} replicas -> {run_dir}")

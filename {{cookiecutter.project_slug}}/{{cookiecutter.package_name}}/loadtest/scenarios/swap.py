@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tfserving_loadtest import locust_run, plots, report
+from tfserving_loadtest import locust_run, plots, report, run_dirs
 from tfserving_loadtest.report import say
 from tfserving_loadtest.stats import percentile
 
@@ -160,7 +160,7 @@ def run(options: SwapOptions) -> dict[str, Any]:
     preflight.newest_version(options.models_dir, options.model_name)  # fail before creating a report folder
     if options.against == "running":
         return _against_running(options)
-    run_dir = report.new_run_dir(options.reports_dir, "swap")
+    run_dir = run_dirs.new_run_dir(options.reports_dir, "swap")
     say(f"version swaps under {options.users} gRPC users -> {run_dir}")
     with models_root(options.models_dir, options.model_name, options.in_place) as models:
         server = start_server(server_flags(models, batching=True, poll_seconds=1), run_dir / "server.log")
@@ -176,7 +176,7 @@ def _against_running(options: SwapOptions) -> dict[str, Any]:
     preflight.check_rest(options.rest_url, options.model_name)
     base = options.models_dir / options.model_name
     before = set(published_versions(base))
-    run_dir = report.new_run_dir(options.reports_dir, "swap")
+    run_dir = run_dirs.new_run_dir(options.reports_dir, "swap")
     say(f"version swaps under {options.users} gRPC users on the server at {options.rest_url}, publishing into "
         f"{base} -> {run_dir}")
     try:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import arrivals, capacity, plots, preflight, report, sources
+from .. import arrivals, capacity, plots, preflight, report, run_dirs, sources
 from ..errors import LoadTestError
 from ..report import say
 
@@ -51,7 +51,7 @@ def run(options: CapacityOptions) -> dict[str, Any]:
     if target.protocol in ("grpc", "both"):
         preflight.check_grpc(target.grpc_target)
     floor, start = check_objective(target, options.slo_ms, options.start_rate, options.max_rate)
-    run_dir = report.new_run_dir(options.reports_dir, "capacity")
+    run_dir = run_dirs.new_run_dir(options.reports_dir, "capacity")
     say(f"capacity at p99 <= {options.slo_ms:g} ms and errors <= {options.max_error_rate:g}, from "
         f"{start:g} requests/s (unloaded: {floor:.1f} ms) -> {run_dir}")
     spec = capacity.SearchSpec(start_rate=start, max_rate=options.max_rate, precision=options.precision,

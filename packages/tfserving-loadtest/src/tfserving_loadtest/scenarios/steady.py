@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import arrivals, locust_run, plots, preflight, report, sources
+from .. import arrivals, locust_run, plots, preflight, report, run_dirs, sources
 from ..errors import LoadTestError
 from ..report import say
 from ..stats import failure_windows
@@ -50,7 +50,7 @@ def run(options: SteadyOptions) -> dict[str, Any]:
             arrivals.check_feasible(options.rate, options.users, options.workers, floor)
         except ValueError as error:
             raise LoadTestError(f"--rate: {error}") from None
-    run_dir = report.new_run_dir(options.reports_dir, "steady")
+    run_dir = run_dirs.new_run_dir(options.reports_dir, "steady")
     loop = f"open loop at {options.rate:g} requests/s ({options.arrivals}), at most" if options.rate else ""
     say(f"steady load: {loop} {options.users} {options.protocol} users for {options.duration:.0f}s -> {run_dir}")
     spec = locust_run.LocustRun(

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from embedded_tfserving.config import BatchingParameters, parse_batching_parameters, read_batching_parameters
 from google.protobuf import text_format
 
-from .. import capacity, plots, report, tuning
+from .. import capacity, plots, report, run_dirs, tuning
 from ..errors import LoadTestError
 from ..report import say
 from .capacity import check_objective
@@ -82,7 +82,7 @@ def run(options: TuneOptions) -> dict[str, Any]:
     if options.write_baseline and options.baseline_file is None:
         raise LoadTestError("writing the recommendation needs the batching file in use: give --batching-file")
     baseline = baseline_params(options)
-    run_dir = report.new_run_dir(options.reports_dir, "tune-batching")
+    run_dir = run_dirs.new_run_dir(options.reports_dir, "tune-batching")
     say(f"tuning batching for capacity at p99 <= {options.slo_ms:g} ms within {options.budget_s:g}s -> {run_dir}")
     measured = _measure(options, baseline, run_dir)
     verdict = _decide(options, measured, baseline)
