@@ -9,6 +9,7 @@ import json
 import math
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +120,34 @@ th { background: #f3f3f3; }
 .fail { background: #f8d7da; padding: 0.6rem; border-left: 4px solid #c00; }
 img { max-width: 100%; border: 1px solid #eee; margin: 0.5rem 0; }
 """
+
+
+@dataclass(frozen=True)
+class Page:
+    """What a scenario's report shows: report.html's title, tables, images, notes and failures, and
+    the lines the terminal gets (tables, results, warnings), in order."""
+
+    title: str
+    sections: Sequence[tuple[str, Sequence[dict[str, Any]], Sequence[str]]]
+    images: Sequence[Path] = ()
+    notes: Sequence[str] = ()
+    failures: Sequence[str] = ()
+    terminal: Sequence[str] = ()
+
+
+def publish(run_dir: Path, summary: dict[str, Any], page: Page) -> dict[str, Any]:
+    """How every scenario ends, once its verdict is in `summary`: summary.json, report.html, the
+    terminal's lines, then where the report is; the summary comes back with its run_dir."""
+    write_summary(run_dir, summary)
+    write_html(run_dir, page.title, page.sections, page.images, notes=page.notes, failures=page.failures)
+    for line in page.terminal:
+        say(line)
+    say(f"report: {run_dir / 'report.html'}")
+    return {**summary, "run_dir": str(run_dir)}
+
+
+def warnings(notes: Sequence[str], prefix: str = "WARNING") -> list[str]:
+    return [f"{prefix}: {note}" for note in notes]
 
 
 def write_html(run_dir: Path, title: str, sections: Sequence[tuple[str, Sequence[dict[str, Any]], Sequence[str]]],

@@ -171,22 +171,16 @@ def _write(options: BatchingOptions, run_dir: Path, rows: list[dict[str, Any]],
         images.insert(0, plots.capacity_curves({f"batching {m}": f.probes for m, f in capacities.items()},
                                                {f"batching {m}": f.passed for m, f in capacities.items()},
                                                options.slo_ms, run_dir / "capacity_latency_vs_throughput.png"))
-    report.write_summary(run_dir, summary)
     notes = [*warnings, "Single runs on a shared machine are noisy: read the ratios, not the digits."]
     sections: list[tuple[str, Any, Any]] = []
     if capacity_rows:
         sections.append((f"Capacity at p99 <= {options.slo_ms:g} ms (open loop): on/off x{capacity_ratio}",
                          capacity_rows, CAPACITY_COLUMNS))
     sections += [("Closed loop: on/off ratios", ratio_rows, RATIO_COLUMNS), ("Closed loop: per level", rows, COLUMNS)]
-    report.write_html(run_dir, "Batching off vs on", sections, images, notes=notes)
-    say(report.table(rows, COLUMNS))
-    say("\non/off ratios (throughput: >1 is better with batching; p99: <1 is better)")
-    say(report.table(ratio_rows, RATIO_COLUMNS))
+    terminal = [report.table(rows, COLUMNS), "\non/off ratios (throughput: >1 is better with batching; p99: <1 is better)",
+                report.table(ratio_rows, RATIO_COLUMNS)]
     if capacity_rows:
-        say(f"\ncapacity at p99 <= {options.slo_ms:g} ms (open loop; on/off x{capacity_ratio})")
-        say(report.table(capacity_rows, CAPACITY_COLUMNS))
-    for note in warnings:
-        say(f"WARNING: {note}")
-    say(f"report: {run_dir / 'report.html'}")
-    summary["run_dir"] = str(run_dir)
-    return summary
+        terminal += [f"\ncapacity at p99 <= {options.slo_ms:g} ms (open loop; on/off x{capacity_ratio})",
+                     report.table(capacity_rows, CAPACITY_COLUMNS)]
+    return report.publish(run_dir, summary, report.Page("Batching off vs on", sections, images, notes=notes,
+                                                        terminal=[*terminal, *report.warnings(warnings)]))

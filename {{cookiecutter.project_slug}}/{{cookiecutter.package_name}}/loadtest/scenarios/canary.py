@@ -326,21 +326,15 @@ def _write(options: CanaryOptions, run_dir: Path, timeline: Timeline, stable: in
         "config": {k: str(v) for k, v in vars(options).items()},
         "passed": decision.action == canary.PROMOTE,
     }
-    report.write_summary(run_dir, summary)
     verdict = (f"{decision.action}: version {candidate}" + ("" if decision.decided else " (too little traffic to judge)")
                + f"; stable is now version {summary['serving_stable']}")
-    report.write_html(run_dir, f"Canary of version {candidate}",
-                      [(f"Prometheus, the last {range_s:.0f}s of load (the window and one scrape past it)", prometheus_rows,
-                        COLUMNS),
-                       ("Locust, the whole run", locust_rows, LOCUST_COLUMNS),
-                       ("Steps", timeline.steps, TIMELINE_COLUMNS)],
-                      [], notes=[verdict, *decision.reasons] if decision.action == canary.PROMOTE else [verdict],
-                      failures=decision.reasons if decision.action != canary.PROMOTE else [])
-    if figures:
-        say(report.table(prometheus_rows, COLUMNS))
-    for reason in decision.reasons:
-        say(f"  {reason}")
-    say(verdict.upper() if decision.action == canary.ROLLBACK else verdict)
-    say(f"report: {run_dir / 'report.html'}")
-    summary["run_dir"] = str(run_dir)
-    return summary
+    return report.publish(run_dir, summary, report.Page(
+        f"Canary of version {candidate}",
+        [(f"Prometheus, the last {range_s:.0f}s of load (the window and one scrape past it)", prometheus_rows, COLUMNS),
+         ("Locust, the whole run", locust_rows, LOCUST_COLUMNS),
+         ("Steps", timeline.steps, TIMELINE_COLUMNS)],
+        notes=[verdict, *decision.reasons] if decision.action == canary.PROMOTE else [verdict],
+        failures=decision.reasons if decision.action != canary.PROMOTE else [],
+        terminal=[*([report.table(prometheus_rows, COLUMNS)] if figures else []),
+                  *(f"  {reason}" for reason in decision.reasons),
+                  verdict.upper() if decision.action == canary.ROLLBACK else verdict]))

@@ -178,7 +178,27 @@ def run(options: RolloutOptions) -> dict[str, Any]:
     finally:
         sampler.stop.set()
     serving = {r.name: rollout.serves(project, r, version) for r in rollout.running(project)}
-    return _write(options, run_dir, result, driver, sampler, serving, version, image, started, interrupted)
+    requests = locust_run.read_requests(result.request_logs)
+    start = requests[0][0] if requests else started
+    analysis = analyse(driver.replacements, requests, start)
+    failures = _failures(result, driver, serving, version, interrupted)
+    return _write(options, run_dir, result, driver, sampler, serving, version, image, requests, start, analysis,
+                  failures, interrupted)
+
+
+def _failures(result: locust_run.LocustResult, driver: RolloutDriver, serving: dict[str, bool], version: int,
+              interrupted: bool) -> list[str]:
+    """The verdict: why the rollout failed (none: it passed)."""
+    complete = [s for s in driver.replacements if s.stopped]
+    failures = []
+    if result.failures:
+        failures.append(f"{result.failures} of {result.requests} requests failed during the rollout")
+    if driver.error:
+        failures.append(f"the rollout stopped early: {driver.error}")
+    if len(complete) < len(driver.old) and not interrupted:
+        failures.append(f"only {len(complete)} of {len(driver.old)} replicas were replaced")
+    failures += [f"{name} does not serve version {version}" for name, ok in serving.items() if not ok]
+    return failures
 
 
 def _p99(latencies: list[float]) -> float | None:
@@ -207,20 +227,8 @@ def analyse(steps: list[Replacement], requests: list[locust_run.Request], start:
 
 
 def _write(options: RolloutOptions, run_dir: Path, result: locust_run.LocustResult, driver: RolloutDriver,
-           sampler: Sampler, serving: dict[str, bool], version: int, image: str, started: float,
-           interrupted: bool) -> dict[str, Any]:
-    requests = locust_run.read_requests(result.request_logs)
-    start = requests[0][0] if requests else started
-    analysis = analyse(driver.replacements, requests, start)
-    complete = [s for s in driver.replacements if s.stopped]
-    failures = []
-    if result.failures:
-        failures.append(f"{result.failures} of {result.requests} requests failed during the rollout")
-    if driver.error:
-        failures.append(f"the rollout stopped early: {driver.error}")
-    if len(complete) < len(driver.old) and not interrupted:
-        failures.append(f"only {len(complete)} of {len(driver.old)} replicas were replaced")
-    failures += [f"{name} does not serve version {version}" for name, ok in serving.items() if not ok]
+           sampler: Sampler, serving: dict[str, bool], version: int, image: str, requests: list[locust_run.Request],
+           start: float, analysis: dict[str, Any], failures: list[str], interrupted: bool) -> dict[str, Any]:
     per_replica: dict[str, list[tuple[float, float]]] = {}
     for address, series in sampler.per_second().items():
         for t, rps in series:
@@ -252,20 +260,16 @@ def _write(options: RolloutOptions, run_dir: Path, result: locust_run.LocustResu
         plots.replica_timeline({name: [(t - start, rps) for t, rps in series] for name, series in per_replica.items()},
                                markers, run_dir / "replicas_timeline.png"),
     ]
-    report.write_summary(run_dir, summary)
     whole = [{"label": "steady state (outside replacements)", "requests": analysis["steady_requests"],
               "p99_ms": analysis["steady_p99_ms"]},
              {"label": "whole run", "requests": result.requests, "failures": result.failures, "rps": row["rps"],
               "p99_ms": row["p99_ms"]}]
-    report.write_html(run_dir, f"Rolling replacement to version {version} under load",
-                      [("Replacements", analysis["replacements"], COLUMNS),
-                       ("Whole run", whole, ("label", "requests", "failures", "rps", "p99_ms")),
-                       ("Which replica answered (balancer counts)", answered, ("replica", "requests", "first_s", "last_s"))],
-                      images, notes=summary["warnings"], failures=failures)
-    say(report.table(analysis["replacements"], COLUMNS))
-    say(f"steady-state p99 {analysis['steady_p99_ms']} ms; {result.requests} requests, {result.failures} failed")
-    for note in summary["warnings"]:
-        say(f"WARNING: {note}")
-    say(f"report: {run_dir / 'report.html'}")
-    summary["run_dir"] = str(run_dir)
-    return summary
+    return report.publish(run_dir, summary, report.Page(
+        f"Rolling replacement to version {version} under load",
+        [("Replacements", analysis["replacements"], COLUMNS),
+         ("Whole run", whole, ("label", "requests", "failures", "rps", "p99_ms")),
+         ("Which replica answered (balancer counts)", answered, ("replica", "requests", "first_s", "last_s"))],
+        images, notes=summary["warnings"], failures=failures,
+        terminal=[report.table(analysis["replacements"], COLUMNS),
+                  f"steady-state p99 {analysis['steady_p99_ms']} ms; {result.requests} requests, {result.failures} failed",
+                  *report.warnings(summary["warnings"])]))

@@ -82,7 +82,9 @@ def run(options: ScaleOptions) -> dict[str, Any]:
                 break
     finally:
         _scale(project, balancer, original, model_config, image)
-    return _write(options, run_dir, rows, interrupted)
+    failures = [f"{row['failures']} requests failed at {row['replicas']} replicas (round {row['round']})"
+                for row in rows if row["failures"]]
+    return _write(options, run_dir, rows, failures, interrupted)
 
 
 def _scale(project: Project, balancer: Balancer, count: int, model_config: str, image: str) -> None:
@@ -107,13 +109,12 @@ def ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return found
 
 
-def _write(options: ScaleOptions, run_dir: Path, rows: list[dict[str, Any]], interrupted: bool) -> dict[str, Any]:
+def _write(options: ScaleOptions, run_dir: Path, rows: list[dict[str, Any]], failures: list[str],
+           interrupted: bool) -> dict[str, Any]:
     found = ratios(rows)
     cores = os.cpu_count() or 1
     notes = [f"this machine has {cores} cores, shared by the replicas, the balancer and Locust; where the host's CPU "
              "is near 100% already with the fewest replicas, more replicas cannot add throughput"]
-    failures = [f"{row['failures']} requests failed at {row['replicas']} replicas (round {row['round']})"
-                for row in rows if row["failures"]]
     warning = report.generator_warning(rows)
     if warning:
         notes.append(warning)
@@ -123,14 +124,8 @@ def _write(options: ScaleOptions, run_dir: Path, rows: list[dict[str, Any]], int
         "runs": rows, "ratios": found, "generator_bottleneck": bool(warning), "warnings": notes,
     }
     images = [plots.scaling(found, run_dir / "scaling.png")]
-    report.write_summary(run_dir, summary)
-    report.write_html(run_dir, "Replica counts side by side",
-                      [("Per replica count (medians over the rounds)", found, RATIO_COLUMNS), ("Every level", rows, COLUMNS)],
-                      images, notes=notes, failures=failures)
-    say(report.table(rows, COLUMNS))
-    say(report.table(found, RATIO_COLUMNS))
-    for note in notes:
-        say(f"NOTE: {note}")
-    say(f"report: {run_dir / 'report.html'}")
-    summary["run_dir"] = str(run_dir)
-    return summary
+    return report.publish(run_dir, summary, report.Page(
+        "Replica counts side by side",
+        [("Per replica count (medians over the rounds)", found, RATIO_COLUMNS), ("Every level", rows, COLUMNS)],
+        images, notes=notes, failures=failures,
+        terminal=[report.table(rows, COLUMNS), report.table(found, RATIO_COLUMNS), *report.warnings(notes, "NOTE")]))

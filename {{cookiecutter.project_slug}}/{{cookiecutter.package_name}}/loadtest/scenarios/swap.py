@@ -213,14 +213,15 @@ def _swap(options: SwapOptions, run_dir: Path, models: Path, rest_url: str, grpc
     )
     # A publish in progress finishes before the folder goes.
     result, interrupted = run_alongside(spec, driver, finish_seconds=30)
-    return _write(options, run_dir, result, driver, started, interrupted)
-
-
-def _write(options: SwapOptions, run_dir: Path, result: Any, driver: SwapDriver, started: float,
-           interrupted: bool) -> dict[str, Any]:
     requests = locust_run.read_requests(result.request_logs)
     start = requests[0][0] if requests else started
     analysis = analyse(driver.published, requests, start)
+    failures = _failures(analysis, result, driver, interrupted)
+    return _write(options, run_dir, result, requests, start, analysis, failures, interrupted)
+
+
+def _failures(analysis: dict[str, Any], result: Any, driver: SwapDriver, interrupted: bool) -> list[str]:
+    """The verdict: why the run failed (none: it passed)."""
     swaps = [s for s in analysis["steps"] if s["step"] != "corrupt"]
     corrupt = next((s for s in analysis["steps"] if s["step"] == "corrupt"), None)
     failures = []
@@ -231,9 +232,15 @@ def _write(options: SwapOptions, run_dir: Path, result: Any, driver: SwapDriver,
     failures += [f"traffic did not move to version {s['version']} ({s['step']})" for s in swaps if not s["moved"]]
     if len(swaps) < 3 and not interrupted:
         failures.append(f"only {len(swaps)} swaps happened (3 expected)")
+    if corrupt is not None and corrupt["first_served_s"] is not None:
+        failures.append(f"corrupt version {corrupt['version']} served traffic")
+    return failures
+
+
+def _write(options: SwapOptions, run_dir: Path, result: Any, requests: list[locust_run.Request], start: float,
+           analysis: dict[str, Any], failures: list[str], interrupted: bool) -> dict[str, Any]:
+    corrupt = next((s for s in analysis["steps"] if s["step"] == "corrupt"), None)
     if corrupt is not None:
-        if corrupt["first_served_s"] is not None:
-            failures.append(f"corrupt version {corrupt['version']} served traffic")
         corrupt["never_served"] = corrupt["first_served_s"] is None
     row = report.run_row(result, protocol="grpc")
     warning = report.generator_warning([row])
@@ -249,19 +256,15 @@ def _write(options: SwapOptions, run_dir: Path, result: Any, driver: SwapDriver,
     relative = [(t - start, ms, ok, v) for t, ms, ok, v in requests]
     images = [plots.latency_timeline(relative, markers, run_dir / "latency_timeline.png",
                                      "Latency during version swaps (dashed: version swaps)")]
-    report.write_summary(run_dir, summary)
     steady = [{"label": "steady state (outside swap windows)", "p99_ms": analysis["steady_p99_ms"],
                "requests": result.requests, "failures": result.failures,
                "version_changes": analysis["version_changes"]}]
-    report.write_html(run_dir, "Version swaps under load",
-                      [("Swaps", analysis["steps"], COLUMNS),
-                       ("Whole run", steady, ("label", "requests", "failures", "version_changes", "p99_ms"))],
-                      images, notes=summary["warnings"], failures=failures)
-    say(report.table(analysis["steps"], COLUMNS))
-    say(f"steady-state p99 {analysis['steady_p99_ms']} ms; {result.requests} requests, {result.failures} failed; "
-        f"served versions in order: {analysis['served_versions_in_order']}")
-    for note in summary["warnings"]:
-        say(f"WARNING: {note}")
-    say(f"report: {run_dir / 'report.html'}")
-    summary["run_dir"] = str(run_dir)
-    return summary
+    return report.publish(run_dir, summary, report.Page(
+        "Version swaps under load",
+        [("Swaps", analysis["steps"], COLUMNS),
+         ("Whole run", steady, ("label", "requests", "failures", "version_changes", "p99_ms"))],
+        images, notes=summary["warnings"], failures=failures,
+        terminal=[report.table(analysis["steps"], COLUMNS),
+                  f"steady-state p99 {analysis['steady_p99_ms']} ms; {result.requests} requests, {result.failures} "
+                  f"failed; served versions in order: {analysis['served_versions_in_order']}",
+                  *report.warnings(summary["warnings"])]))

@@ -71,13 +71,10 @@ def run(options: CapacityOptions) -> dict[str, Any]:
     }
     images = [plots.capacity_curves({"server": found.probes}, {"server": found.passed}, options.slo_ms,
                                     run_dir / "latency_vs_throughput.png")] if found.probes else []
-    report.write_summary(run_dir, summary)
     headline = [{"slo_ms": options.slo_ms, "capacity_rps": found.passed, "note": result["note"]}]
-    report.write_html(run_dir, f"Capacity at p99 <= {options.slo_ms:g} ms",
-                      [("Capacity", headline, ("slo_ms", "capacity_rps", "note")),
-                       ("Probes, in the order run", found.probes, capacity.PROBE_COLUMNS)], images)
-    say(report.table(found.probes, capacity.PROBE_COLUMNS))
-    say(f"capacity at p99 <= {options.slo_ms:g} ms: {found.passed} requests/s ({result['note']})")
-    say(f"report: {run_dir / 'report.html'}")
-    summary["run_dir"] = str(run_dir)
-    return summary
+    return report.publish(run_dir, summary, report.Page(
+        f"Capacity at p99 <= {options.slo_ms:g} ms",
+        [("Capacity", headline, ("slo_ms", "capacity_rps", "note")),
+         ("Probes, in the order run", found.probes, capacity.PROBE_COLUMNS)], images,
+        terminal=[report.table(found.probes, capacity.PROBE_COLUMNS),
+                  f"capacity at p99 <= {options.slo_ms:g} ms: {found.passed} requests/s ({result['note']})"]))

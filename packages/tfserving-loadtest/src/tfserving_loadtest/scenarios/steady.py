@@ -84,16 +84,10 @@ def run(options: SteadyOptions) -> dict[str, Any]:
     images = [plots.history_timeline(run_dir / "steady_stats_history.csv", run_dir / "timeline.png"),
               plots.latency_timeline([(t - start, ms, ok, v) for t, ms, ok, v in requests], markers,
                                      run_dir / "latency_timeline.png", "Every request's latency (red: failed)")]
-    report.write_summary(run_dir, summary)
     sections: list[tuple[str, Sequence[dict[str, Any]], Sequence[str]]] = [("Result", [row], columns)]
     if windows:
         sections.append(("Failed windows", windows, ("start_s", "end_s", "failures")))
-    report.write_html(run_dir, "Steady load", sections, images, notes=warnings)
-    say(report.table([row], columns))
-    for window in windows:
-        say(f"failed requests from {window['start_s']:g} s to {window['end_s']:g} s: {window['failures']}")
-    for note in warnings:
-        say(f"WARNING: {note}")
-    say(f"report: {run_dir / 'report.html'}")
-    summary["run_dir"] = str(run_dir)
-    return summary
+    lines = [f"failed requests from {w['start_s']:g} s to {w['end_s']:g} s: {w['failures']}" for w in windows]
+    return report.publish(run_dir, summary, report.Page(
+        "Steady load", sections, images, notes=warnings,
+        terminal=[report.table([row], columns), *lines, *report.warnings(warnings)]))

@@ -2,8 +2,8 @@
 server of its own started by `start_server(batching file, log)`, within a time budget. Single
 measurements on a shared machine are noisy, so when the budget allows, the best and the baseline
 are measured once more, side by side, and that pair gives the verdict. The verdict is decided
-first; then the report, and the best as a batching file next to it (and over the baseline file
-only when asked)."""
+first; then the best as a batching file in the report folder (and over the baseline file only when
+asked); then the report."""
 
 from __future__ import annotations
 
@@ -86,7 +86,8 @@ def run(options: TuneOptions) -> dict[str, Any]:
     say(f"tuning batching for capacity at p99 <= {options.slo_ms:g} ms within {options.budget_s:g}s -> {run_dir}")
     measured = _measure(options, baseline, run_dir)
     verdict = _decide(options, measured, baseline)
-    return _write(options, run_dir, measured, verdict, baseline)
+    _write_batching(options, run_dir, measured, verdict)
+    return _write(options, run_dir, measured, verdict)
 
 
 def _measure(options: TuneOptions, baseline: tuning.Params, run_dir: Path) -> Measured:
@@ -182,26 +183,33 @@ def _decide(options: TuneOptions, measured: Measured, baseline: tuning.Params) -
             "written": []}
 
 
-def _write(options: TuneOptions, run_dir: Path, measured: Measured, verdict: dict[str, Any],
-           baseline: tuning.Params) -> dict[str, Any]:
+def _write_batching(options: TuneOptions, run_dir: Path, measured: Measured, verdict: dict[str, Any]) -> None:
+    """The recommendation as batching.conf in the report folder (the baseline's text, comments kept,
+    under a header saying what was measured), and over the baseline file when asked."""
+    recommended, best_rps, base_rps = verdict["best"], verdict["best_capacity_rps"], verdict["baseline_capacity_rps"]
+    if recommended is None:
+        return
+    baseline_text = options.baseline_file.read_text() if options.baseline_file else ""
+    header = (f"# Written by tune-batching ({time.strftime('%Y-%m-%d %H:%M')}): capacity {best_rps:g} "
+              f"requests/s at p99 <= {options.slo_ms:g} ms, the baseline {base_rps:g} "
+              f"({'measured again side by side' if verdict['confirmed_side_by_side'] else 'single measurements'}). "
+              f"Report: {run_dir}\n")
+    if recommended != measured.best["params"]:
+        header += ("# max_enqueued_batches: the guide's value for experiments (unbounded queueing) is replaced by "
+                   "the baseline's bound, which fails requests fast under overload instead of queueing them.\n")
+    text = header + tuning.rewrite_values(baseline_text, recommended)
+    best_file = run_dir / "batching.conf"
+    best_file.write_text(text)
+    parse_batching_parameters(text, str(best_file))  # what TF Serving would read
+    verdict["written"].append(str(best_file))
+    if options.write_baseline and options.baseline_file is not None:
+        options.baseline_file.write_text(tuning.rewrite_values(baseline_text, recommended))
+        verdict["written"].append(str(options.baseline_file))
+
+
+def _write(options: TuneOptions, run_dir: Path, measured: Measured, verdict: dict[str, Any]) -> dict[str, Any]:
     recommended, best_rps, base_rps = verdict["best"], verdict["best_capacity_rps"], verdict["baseline_capacity_rps"]
     confirmed, ratio, rows = verdict["confirmed_side_by_side"], verdict["best_vs_baseline"], measured.rows
-    baseline_text = options.baseline_file.read_text() if options.baseline_file else ""
-    if recommended is not None:
-        header = (f"# Written by tune-batching ({time.strftime('%Y-%m-%d %H:%M')}): capacity {best_rps:g} "
-                  f"requests/s at p99 <= {options.slo_ms:g} ms, the baseline {base_rps:g} "
-                  f"({'measured again side by side' if confirmed else 'single measurements'}). Report: {run_dir}\n")
-        if recommended != measured.best["params"]:
-            header += ("# max_enqueued_batches: the guide's value for experiments (unbounded queueing) is replaced by "
-                       "the baseline's bound, which fails requests fast under overload instead of queueing them.\n")
-        text = header + tuning.rewrite_values(baseline_text, recommended)
-        best_file = run_dir / "batching.conf"
-        best_file.write_text(text)
-        parse_batching_parameters(text, str(best_file))  # what TF Serving would read
-        verdict["written"].append(str(best_file))
-        if options.write_baseline and options.baseline_file is not None:
-            options.baseline_file.write_text(tuning.rewrite_values(baseline_text, recommended))
-            verdict["written"].append(str(options.baseline_file))
     config = {k: str(v) for k, v in vars(options).items() if k != "start_server"}
     summary: dict[str, Any] = {
         "scenario": "tune-batching", "interrupted": measured.interrupted, "config": config, "tuning": verdict,
@@ -213,7 +221,6 @@ def _write(options: TuneOptions, run_dir: Path, measured: Measured, verdict: dic
         images.append(plots.capacity_curves(measured.curves, {f"#{r['candidate']}" if str(r["candidate"]).isdigit()
                                                               else str(r["candidate"]): r["capacity_rps"] for r in rows},
                                             options.slo_ms, run_dir / "latency_vs_throughput.png"))
-    report.write_summary(run_dir, summary)
     headline = [{"recommended": str(recommended), "capacity_rps": best_rps, "baseline_capacity_rps": base_rps,
                  "best_vs_baseline": ratio, "side_by_side": confirmed, "candidates": len(rows),
                  "seconds": verdict["seconds"]}]
@@ -221,14 +228,11 @@ def _write(options: TuneOptions, run_dir: Path, measured: Measured, verdict: dic
              f"({options.precision:.0%}) of each other are a tie; the again-* rows measure the best and the "
              "baseline once more, side by side."]
     baseline_name = options.baseline_file.name if options.baseline_file else "TF Serving's default batching"
-    report.write_html(run_dir, f"Batching tuned for capacity at p99 <= {options.slo_ms:g} ms",
-                      [(f"Recommended against the baseline ({baseline_name})", headline, tuple(headline[0])),
-                       ("Candidates, in the order measured", rows, COLUMNS)], images, notes=notes)
-    say(report.table(rows, COLUMNS))
-    say(f"recommended: {recommended} -> {best_rps} requests/s; the baseline: {base_rps} "
-        f"requests/s (x{ratio}, {'side by side' if confirmed else 'not confirmed side by side'})")
-    for path in verdict["written"]:
-        say(f"written: {path}")
-    say(f"report: {run_dir / 'report.html'}")
-    summary["run_dir"] = str(run_dir)
-    return summary
+    return report.publish(run_dir, summary, report.Page(
+        f"Batching tuned for capacity at p99 <= {options.slo_ms:g} ms",
+        [(f"Recommended against the baseline ({baseline_name})", headline, tuple(headline[0])),
+         ("Candidates, in the order measured", rows, COLUMNS)], images, notes=notes,
+        terminal=[report.table(rows, COLUMNS),
+                  f"recommended: {recommended} -> {best_rps} requests/s; the baseline: {base_rps} requests/s "
+                  f"(x{ratio}, {'side by side' if confirmed else 'not confirmed side by side'})",
+                  *(f"written: {path}" for path in verdict["written"])]))
