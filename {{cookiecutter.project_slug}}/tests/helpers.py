@@ -190,6 +190,6 @@ SCRAPE_SECONDS = 1  # the scrape interval the dashboard tests give Prometheus
 
 def grafana_substitute(expr: str, model: str, scrape_seconds: int = SCRAPE_SECONDS) -> str:
     """What Grafana sends for `expr` on a 5-minute dashboard (the preview's substitution)."""
-    from {{ cookiecutter.package_name }}.dashboards.evaluate import Window, substitute
+    from tfserving_loadtest.dashboards.evaluate import Window, substitute
 
     return substitute(expr, model, Window(0, 300, scrape_seconds))

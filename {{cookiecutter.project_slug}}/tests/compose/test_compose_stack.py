@@ -21,10 +21,10 @@ import tensorflow as tf
 from tensorflow_serving.apis import prediction_service_pb2_grpc
 
 from embedded_tfserving.testing import wait_for
+from tfserving_loadtest.dashboards.preview import render
 
 from {{ cookiecutter.package_name }}.contract import OUTPUT, grpc_predict_request, published_versions, rest_predict_body
 from {{ cookiecutter.package_name }}.dashboards.definitions import DASHBOARDS
-from {{ cookiecutter.package_name }}.dashboards.preview import render
 from {{ cookiecutter.package_name }}.data.schema import Schema
 from {{ cookiecutter.package_name }}.data.synthetic import generate
 from {{ cookiecutter.package_name }}.stack import compose

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from tfserving_loadtest import locust_run
+from tfserving_loadtest.dashboards.preview import render
 
 from {{ cookiecutter.package_name }}.dashboards.definitions import DASHBOARDS
-from {{ cookiecutter.package_name }}.dashboards.preview import render
 from {{ cookiecutter.package_name }}.export.publish import publish_version
+from {{ cookiecutter.package_name }}.loadtest import locust_run  # the toolkit's, configured for this project
 from {{ cookiecutter.package_name }}.stack import embedded
 from {{ cookiecutter.package_name }}.stack.project import Project
 
@@ -141,7 +141,7 @@ def test_every_panel_query_returns_data(locust_traffic, tmp_path: Path) -> None:
     print("\n".join(["verified against Prometheus:", *checked]))
     assert not failures, "\n".join(failures)
     # The preview over the same run: every panel drew data but the GPU ones, which say why.
-    previews = render(urls.prometheus, model, started, time.time(), tmp_path / "preview")
+    previews = render(urls.prometheus, model, started, time.time(), tmp_path / "preview", DASHBOARDS)
     empty = [(f"{p.dashboard} / {d.panel.title}: {d.note}", d) for p in previews for d in p.empty]
     print("\n".join(["preview panels without data:", *(text for text, _ in empty)]))
     assert all(any(q.needs_gpu for q in d.panel.queries) and d.note.startswith("no data: no GPU here")

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from embedded_tfserving.process import ServerProcess, free_port
-from tfserving_loadtest import locust_run
 
+from {{ cookiecutter.package_name }}.loadtest import locust_run  # the toolkit's, configured for this project
 from {{ cookiecutter.package_name }}.settings import PROJECT_ROOT
 
 pytestmark = pytest.mark.slow

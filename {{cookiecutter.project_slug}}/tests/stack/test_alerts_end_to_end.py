@@ -29,10 +29,10 @@ import yaml
 
 from embedded_tfserving.process import ServerProcess
 from embedded_tfserving.testing import wait_for
-from tfserving_loadtest import locust_run
 
 from {{ cookiecutter.package_name }}.contract import version_states
 from {{ cookiecutter.package_name }}.export.publish import publish_version
+from {{ cookiecutter.package_name }}.loadtest import locust_run  # the toolkit's, configured for this project
 from {{ cookiecutter.package_name }}.stack import embedded, processes
 from {{ cookiecutter.package_name }}.stack.project import Project
 

@@ -67,8 +67,10 @@ def push_command(url: str | None) -> None:
 def preview_command(prometheus: str, model: str, minutes: float | None, reports_dir: Path, out_dir: Path) -> None:
     """Draw every dashboard as a PNG from Prometheus (no Grafana needed), over the last load-test
     run (or the last --minutes)."""
-    from ..dashboards.evaluate import last_run_window
-    from ..dashboards.preview import render
+    from tfserving_loadtest.dashboards.evaluate import last_run_window
+    from tfserving_loadtest.dashboards.preview import render
+
+    from ..dashboards.definitions import DASHBOARDS
 
     now = time.time()
     if minutes:
@@ -78,7 +80,7 @@ def preview_command(prometheus: str, model: str, minutes: float | None, reports_
     else:
         start, end, source = now - 15 * 60, now, f"the last 15 minutes (no load-test run under {reports_dir})"
     click.echo(f"drawing the dashboards over {source}, from {prometheus}")
-    previews = render(prometheus, model, start, end, out_dir)
+    previews = render(prometheus, model, start, end, out_dir, DASHBOARDS)
     for preview in previews:
         click.echo(f"wrote {preview.path}" + (f" ({len(preview.empty)} of {len(preview.panels)} panels without data)"
                                              if preview.empty else ""))

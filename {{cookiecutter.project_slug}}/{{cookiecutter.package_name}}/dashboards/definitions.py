@@ -8,7 +8,7 @@ it counts errors and slow requests exactly as the alerts of alerts.yml do.
 
 from __future__ import annotations
 
-from .panels import Annotation, Dashboard, Panel, Query, legend
+from tfserving_loadtest.dashboards.panels import Annotation, Dashboard, Panel, Query, legend
 
 M = 'model_name="$model"'
 OK_API = 'API!=""'  # status and metadata GETs are recorded with API=""

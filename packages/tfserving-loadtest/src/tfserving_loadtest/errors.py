@@ -9,3 +9,7 @@ class LoadTestError(Exception):
 
 class ServerUnreachable(LoadTestError):
     """Nobody answers at the server's address (a caller may name how its server is started)."""
+
+
+class DashboardError(LoadTestError):
+    """Dashboards cannot be evaluated or drawn (no Prometheus, a bad duration)."""

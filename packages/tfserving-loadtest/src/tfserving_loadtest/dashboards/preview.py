@@ -4,7 +4,7 @@ panels on Grafana's 24-column grid, from the data its queries return on Promethe
 A preview, not Grafana: time series, stat values and heatmaps with each panel's legend, unit and
 thresholds, and the dashboard's Prometheus annotations (alerts firing, versions loaded) as bands
 behind the graphs; no tooltips, no Grafana-stored annotations (the swap marks), no variables to
-change. Where Docker runs, `make serve` in compose mode also starts Grafana with the real dashboards.
+change.
 """
 
 from __future__ import annotations
@@ -23,10 +23,8 @@ import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 
-from tfserving_loadtest.run_dirs import run_started
-
 from ..errors import DashboardError
-from .definitions import DASHBOARDS
+from ..run_dirs import run_started
 from .evaluate import Marks, PanelData, Prometheus, Series, Window, evaluate, evaluate_marks
 from .panels import Dashboard, Panel
 
@@ -205,7 +203,7 @@ def draw(dashboard: Dashboard, panels: Sequence[PanelData], window: Window, path
 
 
 def render(prometheus_url: str, model: str, start: float, end: float, out_dir: Path,
-           dashboards: Mapping[str, Dashboard] = DASHBOARDS) -> list[Preview]:
+           dashboards: Mapping[str, Dashboard]) -> list[Preview]:
     """Every dashboard evaluated over [start, end] and drawn into out_dir/<name>.png. Fails (before
     writing anything) only when no Prometheus answers; a failed query marks its panel."""
     prometheus = Prometheus(prometheus_url)
@@ -219,17 +217,17 @@ def render(prometheus_url: str, model: str, start: float, end: float, out_dir: P
     return previews
 
 
-def report_previews(run_dir: Path, prometheus_url: str, model: str, now: float) -> tuple[list[Path], str]:
+def report_previews(run_dir: Path, prometheus_url: str, model: str, now: float,
+                    dashboards: Mapping[str, Dashboard]) -> tuple[list[Path], str]:
     """The dashboards over one load-test run (from the start in its folder's name to now), for its
     report: PNGs under run_dir/dashboards, and a line saying what they show or why there are none."""
     start = run_started(run_dir)
     if start is None:
         return [], "no dashboard preview: the run's folder name does not say when it started"
     try:
-        previews = render(prometheus_url, model, start, max(now, start + 1), run_dir / "dashboards")
+        previews = render(prometheus_url, model, start, max(now, start + 1), run_dir / "dashboards", dashboards)
     except DashboardError as error:
         return [], f"no dashboard preview: {error}"
     empty = [f"{p.dashboard} / {d.panel.title} ({d.note})" for p in previews for d in p.empty]
-    note = (f"Previews of the Grafana dashboards over this run, from {prometheus_url} (matplotlib; "
-            "`make dashboards-preview` redraws them).")
+    note = f"Previews of the Grafana dashboards over this run, from {prometheus_url} (matplotlib)."
     return [p.path for p in previews], note + (" Panels without data: " + "; ".join(empty) + "." if empty else "")

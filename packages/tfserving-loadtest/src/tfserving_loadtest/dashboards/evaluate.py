@@ -19,9 +19,8 @@ from typing import Any
 import requests
 import yaml
 
-from tfserving_loadtest.run_dirs import run_started
-
 from ..errors import DashboardError
+from ..run_dirs import run_started
 from .panels import Annotation, Dashboard, Panel, Query
 
 # Points per graph: Grafana asks for about one per pixel column; a preview needs far fewer.
@@ -96,8 +95,8 @@ class Prometheus:
         try:
             reply = requests.get(f"{self.url}{path}", params=params, timeout=self.timeout)
         except requests.RequestException as error:
-            raise DashboardError(f"no Prometheus answers at {self.url} ({type(error).__name__}): start one with "
-                                 "`make serve` (embedded or compose), or point --prometheus at yours") from None
+            raise DashboardError(f"no Prometheus answers at {self.url} ({type(error).__name__}): start one, "
+                                 "or point --prometheus at yours") from None
         try:
             body = reply.json()
         except ValueError:

@@ -4,8 +4,8 @@
 A panel is a title, a description that teaches what the graph shows, and PromQL queries. The
 queries use Grafana's variables: $model (a TF Serving model name), $datasource and
 $__rate_interval (at least four scrape intervals, so rate() always has samples). The same
-definitions feed the Grafana JSON, the test that runs every query on a real Prometheus, and the
-matplotlib preview (preview.py).
+definitions feed the Grafana JSON (`Dashboard.to_json`), the queries' evaluation on a real Prometheus
+(evaluate.py) and the matplotlib preview (preview.py).
 """
 
 from __future__ import annotations
