@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import arrivals, locust_run, shapes, sources, thresholds
+from . import arrivals, shapes, sources, thresholds
 from .errors import LoadTestError
 
 PROTOCOLS = ("rest", "grpc", "both")
@@ -69,8 +69,8 @@ def _objective(parser: argparse.ArgumentParser, probe_seconds: float, max_probes
 
 
 def parser() -> argparse.ArgumentParser:
-    main = argparse.ArgumentParser(prog="tfserving-loadtest", description="Capacity at a latency objective and a "
-                                   "batching tuner for any TF Serving endpoint and model, on Locust.")
+    main = argparse.ArgumentParser(prog="tfserving-loadtest", description="Steady load, capacity at a latency objective "
+                                   "and a batching tuner for any TF Serving endpoint and model, on Locust.")
     commands = main.add_subparsers(dest="command", required=True)
 
     capacity = commands.add_parser("capacity", help="the highest rate a running server answers within a p99 objective",
@@ -128,7 +128,9 @@ def run(options: Any) -> None:
     from . import verdict
 
     if options.command == "locustfile":
-        print(locust_run.LOCUSTFILE)
+        from .locust_run import LOCUSTFILE
+
+        print(LOCUSTFILE)
         return
     sources.parse(options.requests)  # a bad --requests fails before any server or load
     if options.command == "capacity":

@@ -21,13 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-import numpy as np
-import requests
-
 from . import access
 from .errors import LoadTestError
 
-if TYPE_CHECKING:  # tensorflow_serving imports TensorFlow; only the sources that need it pay for it.
+if TYPE_CHECKING:  # TensorFlow and the HTTP client load with the sources that use them (--help needs neither)
+    import numpy as np
     from tensorflow_serving.apis.predict_pb2 import PredictRequest
 
 FORMS = ("hook:MODULE (rest_bodies and grpc_requests functions), warmup:PATH (a SavedModel version folder or its "
@@ -157,6 +155,8 @@ class Warmup:
 
 def signature_inputs(rest_url: str, model_name: str) -> dict[str, dict[str, str]]:
     """Signature name -> {input name: DataType name} from the model's metadata (GET .../metadata)."""
+    import requests
+
     if not rest_url:
         raise LoadTestError("gRPC requests from a JSON file need the model's signature: give the REST --host too")
     client = access.current()
