@@ -18,7 +18,7 @@ import numpy as np
 from tfserving_loadtest.access import Access
 
 from . import settings
-from .data.schema import Features, Schema
+from .data.schema import CATEGORICAL, DENSE, Features, Schema
 
 if TYPE_CHECKING:
     from tensorflow_serving.apis.predict_pb2 import PredictRequest
@@ -41,8 +41,8 @@ def signature_spec(schema: Schema) -> dict[str, Any]:
     """`serving_default` as TensorFlow describes it: input and output names, dtypes and shapes."""
     return {
         "inputs": {
-            "dense": {"dtype": "float32", "shape": [None, len(schema.dense)]},
-            "categorical": {"dtype": "string", "shape": [None, len(schema.categorical)]},
+            DENSE: {"dtype": "float32", "shape": [None, len(schema.dense)]},
+            CATEGORICAL: {"dtype": "string", "shape": [None, len(schema.categorical)]},
         },
         "outputs": {OUTPUT: {"dtype": "float32", "shape": [None]}},
     }
@@ -114,7 +114,7 @@ def rest_predict_body(features: Features) -> bytes:
 
     Dense values are written with 6 decimals: bodies stay short, and float32 keeps about 7 digits."""
     dense = np.round(np.asarray(features.dense, dtype=np.float64), 6).tolist()
-    instances = [{"dense": d, "categorical": c} for d, c in zip(dense, features.categorical.astype(str).tolist())]
+    instances = [{DENSE: d, CATEGORICAL: c} for d, c in zip(dense, features.categorical.astype(str).tolist())]
     return json.dumps({"instances": instances}, separators=(",", ":")).encode()
 
 
@@ -126,8 +126,8 @@ def grpc_predict_request(model_name: str, features: Features) -> PredictRequest:
     request = predict_pb2.PredictRequest()
     request.model_spec.name = model_name
     request.model_spec.signature_name = SIGNATURE
-    request.inputs["dense"].CopyFrom(tf.make_tensor_proto(features.dense, dtype=tf.float32))
-    request.inputs["categorical"].CopyFrom(tf.make_tensor_proto(features.categorical.astype(object), dtype=tf.string))
+    request.inputs[DENSE].CopyFrom(tf.make_tensor_proto(features.dense, dtype=tf.float32))
+    request.inputs[CATEGORICAL].CopyFrom(tf.make_tensor_proto(features.categorical.astype(object), dtype=tf.string))
     return request
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .data.schema import Features, Schema
+from .data.schema import CATEGORICAL, DENSE, Features, Schema
 from .errors import DataError
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ def as_tensors(inputs: dict[str, np.ndarray]) -> dict[str, tf.Tensor]:
     """Keras' numpy adapters reject string arrays; tensors work for fit, predict and signatures."""
     import tensorflow as tf
 
-    return {"dense": tf.constant(inputs["dense"], tf.float32), "categorical": tf.constant(inputs["categorical"], tf.string)}
+    return {DENSE: tf.constant(inputs[DENSE], tf.float32), CATEGORICAL: tf.constant(inputs[CATEGORICAL], tf.string)}
 
 
 def _dataset(features: Features, batch_size: int, shuffle_seed: int | None = None) -> tf.data.Dataset:

@@ -13,6 +13,9 @@ import yaml
 from ..errors import DataError
 
 DEFAULT_SCHEMA = Path(__file__).resolve().parent.parent / "schema.yaml"
+# The model's two inputs, which the serving signature takes by the same names: the dense fields as
+# floats, the categorical fields as raw string tokens (hashed in the graph).
+DENSE, CATEGORICAL = "dense", "categorical"
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,7 @@ class Features:
 
     def inputs(self) -> dict[str, np.ndarray]:
         """The model's (and the serving signature's) named inputs."""
-        return {"dense": self.dense, "categorical": self.categorical}
+        return {DENSE: self.dense, CATEGORICAL: self.categorical}
 
     def take(self, rows: np.ndarray | slice) -> Features:
         return Features(self.dense[rows], self.categorical[rows], self.label[rows])

@@ -28,7 +28,9 @@ def main() -> None:
         print("FAILED: " + f"{type(error).__name__}: {error}".replace("\n", " "), file=sys.stderr)
         sys.exit(1)
     data = np.load(npz_path)
-    inputs = {"dense": tf.constant(data["dense"]), "categorical": tf.constant(data["categorical"].astype(object))}
+    # Every array but `expected` is a named input (strings as objects: TensorFlow takes no numpy <U).
+    inputs = {name: tf.constant(data[name].astype(object) if data[name].dtype.kind == "U" else data[name])
+              for name in data.files if name != "expected"}
     difference = float(np.max(np.abs(model(inputs, training=False).numpy().ravel() - data["expected"])))
     if difference > 1e-5:
         print(f"FAILED: reloaded model predicts differently (by up to {difference:.2e}): a layer's get_config() "

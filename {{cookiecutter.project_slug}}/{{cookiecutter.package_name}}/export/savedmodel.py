@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..contract import OUTPUT, SIGNATURE, signature_spec
-from ..data.schema import Schema
+from ..data.schema import CATEGORICAL, DENSE, Schema
 from ..errors import ExportError
 from .warmup import WARMUP_FILE, write_warmup
 
@@ -61,12 +61,12 @@ def serving_archive(model: keras.Model, schema: Schema) -> keras.export.ExportAr
     archive = keras.export.ExportArchive()
 
     def serve(dense: tf.Tensor, categorical: tf.Tensor) -> dict[str, tf.Tensor]:
-        probability = model({"dense": dense, "categorical": categorical}, training=False)
+        probability = model({DENSE: dense, CATEGORICAL: categorical}, training=False)
         return {OUTPUT: tf.reshape(probability, [-1])}
 
     archive.add_endpoint(SIGNATURE, serve, input_signature=[
-        tf.TensorSpec([None, len(schema.dense)], tf.float32, name="dense"),
-        tf.TensorSpec([None, len(schema.categorical)], tf.string, name="categorical"),
+        tf.TensorSpec([None, len(schema.dense)], tf.float32, name=DENSE),
+        tf.TensorSpec([None, len(schema.categorical)], tf.string, name=CATEGORICAL),
     ])
     return archive
 

@@ -108,7 +108,8 @@ def check_keras_reload(model_path: Path, schema: Schema, modules: tuple[str, ...
     [expected] = _predict(load_keras_model(model_path, schema), [features.inputs()])
     with tempfile.TemporaryDirectory() as scratch:
         npz = Path(scratch) / "reload.npz"
-        np.savez(npz, dense=features.dense, categorical=features.categorical, expected=expected)
+        arrays: dict[str, Any] = {**features.inputs(), "expected": expected}  # the child feeds all but `expected`
+        np.savez(npz, **arrays)
         sys_path = os.pathsep.join(str(p) for p in (PROJECT_ROOT, *paths))
         result = _run_child("child_keras_reload.py", str(model_path), str(npz), sys_path, *modules)
     if result.returncode != 0:

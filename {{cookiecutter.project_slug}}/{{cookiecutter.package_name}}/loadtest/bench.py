@@ -131,14 +131,14 @@ def in_process_cells(version_dir: Path, seconds: float) -> list[Cell]:
     best of a few batch sizes."""
     from embedded_tfserving.servable import Servable
 
-    from ..data.schema import load_schema
+    from ..data.schema import CATEGORICAL, DENSE, load_schema
     from ..data.synthetic import generate
 
     servable = Servable("bench", 1, version_dir)
     features = generate(load_schema(), max(CEILING_BATCHES), seed=7)
     cells = []
     for batch in CEILING_BATCHES:
-        inputs = {"dense": features.dense[:batch], "categorical": features.categorical[:batch].astype(object)}
+        inputs = {DENSE: features.dense[:batch], CATEGORICAL: features.categorical[:batch].astype(object)}
         servable.run(SIGNATURE, inputs)
         latencies: list[float] = []
         deadline = time.perf_counter() + seconds / 2

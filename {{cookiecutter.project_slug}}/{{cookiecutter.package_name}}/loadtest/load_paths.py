@@ -78,7 +78,7 @@ def measure(version_dir: Path, path: str, threads: int, seconds: float, batches:
     from embedded_tfserving.flags import parse_flags, session_threads
     from embedded_tfserving.server import configure_tensorflow
 
-    from ..data.schema import load_schema
+    from ..data.schema import CATEGORICAL, DENSE, load_schema
     from ..data.synthetic import generate
 
     flags = parse_flags([f"--model_base_path={version_dir}", f"--tensorflow_intra_op_parallelism={threads}",
@@ -88,7 +88,7 @@ def measure(version_dir: Path, path: str, threads: int, seconds: float, batches:
     features = generate(load_schema(), max(batches), seed=7)
     cells = []
     for batch in batches:
-        inputs = {"dense": features.dense[:batch], "categorical": features.categorical[:batch].astype(object)}
+        inputs = {DENSE: features.dense[:batch], CATEGORICAL: features.categorical[:batch].astype(object)}
         for _ in range(WARMUP_CALLS):
             call(inputs)
         calls, deadline = 0, time.perf_counter() + seconds

@@ -18,6 +18,7 @@ def create_app(model_path: str) -> Any:
     from flask import Flask, jsonify, request
 
     from .. import model as _registers_custom_layers  # noqa: F401  (Keras must know FieldAttention)
+    from ..data.schema import CATEGORICAL, DENSE
     from ..train import as_tensors
 
     model = keras.saving.load_model(model_path)
@@ -31,8 +32,8 @@ def create_app(model_path: str) -> Any:
     def predict(name: str) -> Any:
         rows = request.get_json()["instances"]
         inputs = as_tensors({
-            "dense": np.array([row["dense"] for row in rows], dtype=np.float32),
-            "categorical": np.array([row["categorical"] for row in rows], dtype=str),
+            DENSE: np.array([row[DENSE] for row in rows], dtype=np.float32),
+            CATEGORICAL: np.array([row[CATEGORICAL] for row in rows], dtype=str),
         })
         probabilities = model.predict(inputs, verbose=0)
         return jsonify(predictions=np.asarray(probabilities).reshape(-1).tolist())
