@@ -131,6 +131,50 @@ def grpc_predict_request(model_name: str, features: Features) -> PredictRequest:
     return request
 
 
+# --- readiness ----------------------------------------------------------------------------------
+
+# A shell inside TF Serving's image asking its status API (the image has bash, neither curl nor
+# wget): bash's /dev/tcp. TF Serving answers 200 in every version state, so readiness reads
+# AVAILABLE in the body. Compose's healthcheck and the Kubernetes probes carry READINESS_PROBE as
+# it is, with ${MODEL_NAME} (their tests compare); stack/rollout.py sends STATUS_REQUEST itself.
+STATUS_REQUEST = r'exec 3<>/dev/tcp/127.0.0.1/8501 && printf "GET /v1/models/${MODEL_NAME} HTTP/1.0\r\n\r\n" >&3'
+READINESS_PROBE = STATUS_REQUEST + " && grep -q AVAILABLE <&3"
+
+
+# --- metric names -------------------------------------------------------------------------------
+
+# Series Prometheus makes itself (`up`, the alert states) or that its own and the client libraries'
+# process collectors export; rules and dashboards may read them beside the exporters' own.
+STANDARD_SERIES = frozenset({"up", "ALERTS", "ALERTS_FOR_STATE", "process_cpu_seconds_total",
+                             "process_resident_memory_bytes"})
+DCGM_COUNTERS = Path(__file__).resolve().parent.parent / "compose" / "dcgm-counters.csv"
+
+
+def _series(family_name: str, kind: str, counter_suffix: str) -> set[str]:
+    if kind == "histogram":
+        return {f"{family_name}_bucket", f"{family_name}_sum", f"{family_name}_count"}
+    return {family_name + (counter_suffix if kind == "counter" else "")}
+
+
+def exposed_series() -> frozenset[str]:
+    """Every series name the stack's exporters expose, read from their own definitions: TF Serving's
+    (the embedded server's registry, in TF Serving's exposition: no `_total`), the load generator's
+    (the toolkit's exporter, prometheus_client's exposition), the DCGM exporter's
+    (compose/dcgm-counters.csv), and STANDARD_SERIES. The rules, dashboards and the k8s adapter are
+    checked against it (tests/stack/test_metric_names.py)."""
+    from embedded_tfserving.metrics import ServingMetrics
+    from tfserving_loadtest import metrics as loadtest_metrics
+
+    names = set(STANDARD_SERIES)
+    for family in ServingMetrics().registry.collect():
+        names |= _series(family.name, family.type, "")
+    for family in loadtest_metrics.REGISTRY.collect():
+        names |= _series(family.name, family.type, "_total")
+    fields = (line.split(",")[0].strip() for line in DCGM_COUNTERS.read_text().splitlines())
+    names |= {field for field in fields if field and not field.startswith("#")}
+    return frozenset(names)
+
+
 # --- access to a secured server -----------------------------------------------------------------
 
 def client_access() -> Access:

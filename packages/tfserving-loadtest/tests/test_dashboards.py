@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tfserving_loadtest.dashboards.evaluate import Window, last_run_window, legend_text, parse_duration, substitute
+from tfserving_loadtest.dashboards.evaluate import Window, last_run_window, legend_text, substitute
 from tfserving_loadtest.errors import DashboardError
+from tfserving_loadtest.prometheus import parse_duration
 
 
 def test_variables_are_filled_as_grafana_fills_them() -> None:

@@ -20,6 +20,8 @@ import kubernetes_validate  # type: ignore[import-untyped]  # ships no type info
 import pytest
 import yaml
 
+from {{ cookiecutter.package_name }}.contract import READINESS_PROBE
+
 PROJECT = Path(__file__).resolve().parents[2]
 K8S = PROJECT / "deploy" / "k8s"
 COMPOSE = PROJECT / "compose"
@@ -174,7 +176,7 @@ def test_server_probes_wait_until_the_model_is_available(overlay: str) -> None:
     for kind in ("startupProbe", "readinessProbe"):
         probe = tfserving[kind]
         command = probe["exec"]["command"]
-        assert command[:2] == ["bash", "-c"], kind
+        assert command == ["bash", "-c", READINESS_PROBE], kind  # the contract's probe, as compose's healthcheck
         script = command[2].replace("${MODEL_NAME}", env(tfserving)["MODEL_NAME"])
         assert "/dev/tcp/127.0.0.1/8501" in script and f"GET /v1/models/{model} " in script, kind
         assert "grep -q AVAILABLE" in script, kind

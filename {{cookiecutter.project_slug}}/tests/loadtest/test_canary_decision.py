@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from {{ cookiecutter.package_name }}.contract import CANARY, STABLE
-from {{ cookiecutter.package_name }}.errors import CanaryError, StackError
-from {{ cookiecutter.package_name }}.loadtest.canary import PROMOTE, ROLLBACK, Arm, Thresholds, _seconds, decide
+from {{ cookiecutter.package_name }}.errors import StackError
+from {{ cookiecutter.package_name }}.loadtest.canary import PROMOTE, ROLLBACK, Arm, Thresholds, decide
 from {{ cookiecutter.package_name }}.loadtest.scenarios.common import own_model_config
 from {{ cookiecutter.package_name }}.settings import PROJECT_ROOT
 from {{ cookiecutter.package_name }}.stack import model_config
@@ -53,16 +53,6 @@ def test_too_little_traffic_on_either_label_is_no_judgement_and_rolls_back(count
     decision = decide(*arms((counts[0], 0, 20.0), (counts[1], 0, 20.0)), THRESHOLDS)
     assert (decision.action, decision.decided) == (ROLLBACK, False)
     assert "at least 200 needed" in decision.reasons[0]
-
-
-@pytest.mark.parametrize("text, seconds", [("5s", 5), ("1m", 60), ("1m30s", 90), ("500ms", 0.5), ("1h", 3600)])
-def test_scrape_intervals_are_read_as_prometheus_writes_them(text: str, seconds: float) -> None:
-    assert _seconds(text) == seconds
-
-
-def test_an_unreadable_scrape_interval_is_an_error() -> None:
-    with pytest.raises(CanaryError):
-        _seconds("soon")
 
 
 # --- models.config ---------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import yaml
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
+from {{ cookiecutter.package_name }}.contract import READINESS_PROBE
 from {{ cookiecutter.package_name }}.errors import StackError
 from {{ cookiecutter.package_name }}.settings import PROJECT_ROOT, read_env_file
 from {{ cookiecutter.package_name }}.stack import compose, compose_file, mode
@@ -82,7 +83,9 @@ def test_every_image_comes_from_env_with_the_upstream_image_as_default() -> None
         assert ENV[match["name"]] == match["default"], f"{name}: .env's {match['name']} differs from the compose default"
 
 
-def test_healthcheck_asks_for_the_configured_model() -> None:
+def test_healthcheck_is_the_contract_s_readiness_probe_for_the_configured_model() -> None:
+    test = yaml.safe_load(COMPOSE_FILE.read_text())["services"]["tfserving"]["healthcheck"]["test"]
+    assert test == ["CMD", "bash", "-c", READINESS_PROBE]
     probe = " ".join(interpolated_compose()["services"]["tfserving"]["healthcheck"]["test"])
     assert "/dev/tcp/127.0.0.1/8501" in probe and f"/v1/models/{ENV['MODEL_NAME']} " in probe
 

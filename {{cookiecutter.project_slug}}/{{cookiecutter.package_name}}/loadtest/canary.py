@@ -8,14 +8,14 @@ client side is where the two versions can be told apart, as a service mesh's pro
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import urlparse
 
-import requests
+from tfserving_loadtest.errors import DashboardError
+from tfserving_loadtest.prometheus import Prometheus, QueryError, parse_duration
 
 from ..contract import CANARY, STABLE
 from ..errors import CanaryError
@@ -89,15 +89,13 @@ def _ms_text(value: float | None) -> str:
 # --- Prometheus -----------------------------------------------------------------------------------
 
 def query(prometheus: str, expr: str, at: float) -> list[dict[str, Any]]:
+    """An instant query on the toolkit's Prometheus client; CanaryError when it cannot be answered."""
     try:
-        reply = requests.get(f"{prometheus}/api/v1/query", params={"query": expr, "time": f"{at:.3f}"}, timeout=10)
-        body = reply.json()
-    except (requests.RequestException, ValueError) as error:
+        return Prometheus(prometheus, timeout=10).query(expr, at)
+    except DashboardError as error:
         raise CanaryError(f"cannot query Prometheus at {prometheus}: {error}") from None
-    if body.get("status") != "success":
-        raise CanaryError(f"Prometheus rejected {expr!r}: {body.get('error')}")
-    result: list[dict[str, Any]] = body["data"]["result"]
-    return result
+    except QueryError as error:
+        raise CanaryError(f"Prometheus rejected {expr!r}: {error}") from None
 
 
 @dataclass(frozen=True)
@@ -114,28 +112,19 @@ def require_prometheus(prometheus: str, wait_s: float = 15) -> Scraping:
     deadline = time.monotonic() + wait_s
     while True:
         try:
-            targets = requests.get(f"{prometheus}/api/v1/targets", timeout=5).json()["data"]["activeTargets"]
-        except (requests.RequestException, ValueError, KeyError):
+            targets = Prometheus(prometheus, timeout=5).targets()
+        except (DashboardError, QueryError, KeyError):
             raise CanaryError(f"no Prometheus answers at {prometheus}: the canary reads its figures there. `make serve` "
                               "starts one (in compose, or with `prometheus` installed: apt-get install prometheus)") from None
         jobs = [t for t in targets if t.get("labels", {}).get("job") == "loadtest"]
         if jobs:
             hosts = {urlparse(t.get("scrapeUrl", "")).hostname for t in jobs}
-            return Scraping(max(_seconds(t.get("scrapeInterval", "5s")) for t in jobs),
+            return Scraping(max(parse_duration(t.get("scrapeInterval", "5s")) for t in jobs),
                             from_outside=not hosts <= {"127.0.0.1", "localhost", "::1"})
         if time.monotonic() > deadline:
             raise CanaryError(f"the Prometheus at {prometheus} has no `loadtest` scrape job, so it cannot see the "
                               "canary's traffic (compose/prometheus.yml defines one)")
         time.sleep(1)
-
-
-def _seconds(duration: str) -> float:
-    """A Prometheus duration as its API writes scrape intervals: 500ms, 5s, 1m, 1m30s."""
-    parts = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?", duration)
-    if not parts or not duration:
-        raise CanaryError(f"cannot read the scrape interval {duration!r}")
-    hours, minutes, seconds, millis = (int(value or 0) for value in parts.groups())
-    return hours * 3600 + minutes * 60 + seconds + millis / 1000
 
 
 def _series(metric: str, selector: str, window: str) -> str:

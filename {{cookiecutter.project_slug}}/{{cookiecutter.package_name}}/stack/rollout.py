@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..contract import AVAILABLE, status_entries
+from ..contract import AVAILABLE, STATUS_REQUEST, status_entries
 from ..errors import StackError
 from .compose import project_name, run_compose
 from .mode import docker_client
@@ -47,10 +47,9 @@ def running(project: Project, stopped_too: bool = False) -> list[Replica]:
 
 
 def versions(project: Project, replica: Replica) -> dict[int, str]:
-    """Version -> state, asked inside the replica (it publishes no port); {} when it does not answer.
-    bash's /dev/tcp, as the compose healthcheck: TF Serving's image has no curl."""
-    request = (f'exec 3<>/dev/tcp/127.0.0.1/8501 && printf "GET /v1/models/{project.model_name} HTTP/1.0\\r\\n\\r\\n" >&3 '
-               "&& cat <&3")
+    """Version -> state, asked inside the replica (it publishes no port) as its readiness probe asks;
+    {} when it does not answer."""
+    request = STATUS_REQUEST.replace("${MODEL_NAME}", project.model_name) + " && cat <&3"
     with docker_client() as client:
         code, output = client.containers.get(replica.name).exec_run(["bash", "-c", request])
     if code != 0:

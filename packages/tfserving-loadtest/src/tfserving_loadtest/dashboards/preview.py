@@ -24,8 +24,9 @@ import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 
 from ..errors import DashboardError
+from ..prometheus import Prometheus
 from ..run_dirs import run_started
-from .evaluate import Marks, PanelData, Prometheus, Series, Window, evaluate, evaluate_marks
+from .evaluate import Marks, PanelData, Series, Window, evaluate, evaluate_marks
 from .panels import Dashboard, Panel
 
 ROW_INCHES = 0.42  # one Grafana grid row (30 px)
