@@ -77,7 +77,7 @@ def version_states(rest_url: str, model_name: str, access: Access | None = None,
     errors when the server cannot be asked."""
     import requests
 
-    access = access or Access.from_environment()
+    access = access or client_access()
     reply = requests.get(f"{rest_url}/v1/models/{model_name}", timeout=timeout, headers=access.headers(),
                          verify=access.verify)
     if reply.status_code == 404:

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from embedded_tfserving.config import read_batching_parameters
 
-from tfserving_loadtest import tuning
+from tfserving_loadtest import batching_search
 
 from .conftest import README
 
@@ -115,18 +115,18 @@ def test_tune_batching_starts_the_server_command_per_candidate_and_writes_the_be
     numbered = [r for r in rows if str(r["candidate"]).isdigit()]
     baseline_params = {"max_batch_size": 32, "batch_timeout_micros": 1000, "num_batch_threads": 2,
                        "max_enqueued_batches": 50}
-    assert numbered[0]["baseline"] and {k: numbered[0][k] for k in tuning.PARAMS} == baseline_params
+    assert numbered[0]["baseline"] and {k: numbered[0][k] for k in batching_search.PARAMS} == baseline_params
     assert len(numbered) >= 2, "the budget holds the baseline and the guide's starting point"
     for row in numbered:  # each candidate ran on a server of its own, with its own batching file
         assert (run_dir / f"server-{row['candidate']}.log").is_file()
-        assert tuning.params_of(read_batching_parameters(run_dir / f"candidate-{row['candidate']}.batching.conf")) == \
-            {k: row[k] for k in tuning.PARAMS}
+        assert batching_search.params_of(read_batching_parameters(run_dir / f"candidate-{row['candidate']}.batching.conf")) == \
+            {k: row[k] for k in batching_search.PARAMS}
     best = result["best"]
-    assert best == tuning.recommendation(result["best_measured"], baseline_params)
-    assert best["max_enqueued_batches"] != tuning.HIGH_QUEUE  # never the guide's experimenting bound
-    assert tuning.params_of(read_batching_parameters(run_dir / "batching.conf")) == best
+    assert best == batching_search.recommendation(result["best_measured"], baseline_params)
+    assert best["max_enqueued_batches"] != batching_search.HIGH_QUEUE  # never the guide's experimenting bound
+    assert batching_search.params_of(read_batching_parameters(run_dir / "batching.conf")) == best
     # --write-batching-file updated the given file in place, its comment kept.
-    assert tuning.params_of(read_batching_parameters(baseline)) == best
+    assert batching_search.params_of(read_batching_parameters(baseline)) == best
     assert baseline.read_text().startswith("# our serving batching\n")
     assert (run_dir / "capacity_per_candidate.png").is_file()
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 from embedded_tfserving.config import parse_batching_parameters
 
-from tfserving_loadtest import arrivals, capacity, tuning
+from tfserving_loadtest import arrivals, batching_search, capacity_search
 from tfserving_loadtest.arrivals import RateSpec, Schedule, Tally
 
 
@@ -130,8 +130,8 @@ def server_with_capacity(limit: float, calls: list[float]):
 
 def test_the_search_doubles_then_bisects_to_the_precision():
     calls: list[float] = []
-    found = capacity.search(server_with_capacity(333, calls), capacity.SearchSpec(start_rate=50, precision=0.1),
-                            capacity.Objective(slo_ms=50))
+    found = capacity_search.search(server_with_capacity(333, calls), capacity_search.SearchSpec(start_rate=50, precision=0.1),
+                            capacity_search.Objective(slo_ms=50))
     assert calls[:4] == [50, 100, 200, 400]  # doubling until 400 misses
     assert found.passed is not None and found.failed is not None
     assert found.passed <= 333 < found.failed and (found.failed - found.passed) / found.passed <= 0.1
@@ -140,19 +140,20 @@ def test_the_search_doubles_then_bisects_to_the_precision():
 
 def test_a_start_that_misses_halves_down_and_every_rate_passing_stops_at_the_maximum():
     calls: list[float] = []
-    low = capacity.search(server_with_capacity(30, calls), capacity.SearchSpec(start_rate=200), capacity.Objective(50))
+    low = capacity_search.search(server_with_capacity(30, calls), capacity_search.SearchSpec(start_rate=200),
+                                 capacity_search.Objective(50))
     assert calls[:4] == [200, 100, 50, 25] and low.passed is not None and low.passed <= 30
-    high = capacity.search(server_with_capacity(10**6, []), capacity.SearchSpec(start_rate=100, max_rate=700),
-                           capacity.Objective(50))
+    high = capacity_search.search(server_with_capacity(10**6, []),
+                                  capacity_search.SearchSpec(start_rate=100, max_rate=700), capacity_search.Objective(50))
     assert high.passed == 700 and high.failed is None and "at least 700" in high.summary()["note"]
 
 
 def test_the_search_stops_after_max_probes_and_counts_errors_against_the_objective():
     calls: list[float] = []
-    capacity.search(server_with_capacity(10**6, calls), capacity.SearchSpec(start_rate=1, max_probes=4),
-                    capacity.Objective(50))
+    capacity_search.search(server_with_capacity(10**6, calls), capacity_search.SearchSpec(start_rate=1, max_probes=4),
+                    capacity_search.Objective(50))
     assert calls == [1, 2, 4, 8]
-    objective = capacity.Objective(slo_ms=50, max_error_rate=0.01)
+    objective = capacity_search.Objective(slo_ms=50, max_error_rate=0.01)
     assert objective.check({"requests": 1000, "failures": 20, "p99_ms": 5})[0] is False
     assert objective.check({"requests": 1000, "failures": 10, "p99_ms": 50}) == (True, "within the objective")
     assert objective.check({"requests": 0, "failures": 0, "p99_ms": None})[0] is False
@@ -160,8 +161,8 @@ def test_the_search_stops_after_max_probes_and_counts_errors_against_the_objecti
 
 def test_a_failure_from_the_generators_lag_is_reported_as_a_lower_bound():
     rows: dict[float, dict[str, float]] = {100: {"p99_ms": 5}, 200: {"p99_ms": 90, "generator_late_rate": 0.2}}
-    found = capacity.search(lambda rate: {"requests": 100, "failures": 0, **rows.get(rate, {"p99_ms": 90})},
-                            capacity.SearchSpec(start_rate=100, precision=1.0), capacity.Objective(50))
+    found = capacity_search.search(lambda rate: {"requests": 100, "failures": 0, **rows.get(rate, {"p99_ms": 90})},
+                            capacity_search.SearchSpec(start_rate=100, precision=1.0), capacity_search.Objective(50))
     assert found.generator_limited and "fell behind its schedule at 200" in found.summary()["note"]
 
 
@@ -170,7 +171,7 @@ def test_a_failure_from_the_generators_lag_is_reported_as_a_lower_bound():
 def test_candidates_start_from_the_template_then_the_guide_then_vary_one_parameter_around_the_best():
     baseline = {"max_batch_size": 64, "batch_timeout_micros": 2000, "num_batch_threads": 2, "max_enqueued_batches": 100}
     best = dict(baseline)
-    plan = tuning.candidates(baseline, cores=2, best=lambda: best)
+    plan = batching_search.candidates(baseline, cores=2, best=lambda: best)
     assert next(plan) == baseline
     start = next(plan)
     assert start == {"max_batch_size": 1024, "batch_timeout_micros": 0, "num_batch_threads": 2,
@@ -191,15 +192,15 @@ def test_candidates_start_from_the_template_then_the_guide_then_vary_one_paramet
 
 def test_the_recommendation_never_keeps_the_guides_unbounded_queue():
     baseline = {"max_batch_size": 64, "batch_timeout_micros": 2000, "num_batch_threads": 2, "max_enqueued_batches": 100}
-    best = {**tuning.guide_start(2), "batch_timeout_micros": 1000}
-    assert tuning.recommendation(best, baseline) == {**best, "max_enqueued_batches": 100}
-    assert tuning.recommendation(baseline, baseline) == baseline
+    best = {**batching_search.guide_start(2), "batch_timeout_micros": 1000}
+    assert batching_search.recommendation(best, baseline) == {**best, "max_enqueued_batches": 100}
+    assert batching_search.recommendation(baseline, baseline) == baseline
 
 
 def test_a_budget_too_short_for_one_candidate_is_refused():
     with pytest.raises(ValueError, match=r"too short for one candidate.*give --budget 42"):
-        tuning.check_budget(30, probe_seconds=5)
-    tuning.check_budget(42, probe_seconds=5)
+        batching_search.check_budget(30, probe_seconds=5)
+    batching_search.check_budget(42, probe_seconds=5)
 
 
 COMMENTED_BATCHING = """# Batching for the online path.
@@ -214,9 +215,9 @@ max_enqueued_batches { value: 100 }
 def test_the_best_values_are_written_into_the_commented_file_and_read_back_by_the_parser():
     text = COMMENTED_BATCHING
     best = {"max_batch_size": 256, "batch_timeout_micros": 5000, "num_batch_threads": 4, "max_enqueued_batches": 4}
-    updated = tuning.rewrite_values(text, best)
-    assert tuning.params_of(parse_batching_parameters(updated)) == best
+    updated = batching_search.rewrite_values(text, best)
+    assert batching_search.params_of(parse_batching_parameters(updated)) == best
     comments = [line for line in text.splitlines() if line.startswith("#")]
     assert comments and comments == [line for line in updated.splitlines() if line.startswith("#")]
-    assert tuning.rewrite_values("max_batch_size { value: 8 }\n", {"num_batch_threads": 3}).endswith(
+    assert batching_search.rewrite_values("max_batch_size { value: 8 }\n", {"num_batch_threads": 3}).endswith(
         "num_batch_threads { value: 3 }\n")

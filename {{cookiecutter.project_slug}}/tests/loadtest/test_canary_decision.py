@@ -9,8 +9,8 @@ import pytest
 
 from {{ cookiecutter.package_name }}.contract import CANARY, STABLE
 from {{ cookiecutter.package_name }}.errors import StackError
-from {{ cookiecutter.package_name }}.loadtest.canary import PROMOTE, ROLLBACK, Arm, Thresholds, decide
 from {{ cookiecutter.package_name }}.loadtest.scenarios.common import own_model_config
+from {{ cookiecutter.package_name }}.rollouts.canary_policy import PROMOTE, ROLLBACK, Arm, Thresholds, decide
 from {{ cookiecutter.package_name }}.settings import PROJECT_ROOT
 from {{ cookiecutter.package_name }}.stack import model_config
 

@@ -1,5 +1,5 @@
 """`canary`: roll a candidate version out on the running server, judged on a share of the traffic
-(loadtest/scenarios/canary.py). Exit status 0 when promoted, 1 when rolled back."""
+(rollouts/canary.py). Exit status 0 when promoted, 1 when rolled back."""
 
 from __future__ import annotations
 
@@ -61,8 +61,8 @@ def canary_command(candidate: int | None, rate: float, share: float, window: flo
     server applies without a restart; clients name the label `stable`."""
     import os
 
-    from ..loadtest import canary
-    from ..loadtest.scenarios import canary as scenario
+    from ..rollouts import canary as scenario
+    from ..rollouts import canary_policy as canary
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow builds the probe requests: no start-up chatter
 

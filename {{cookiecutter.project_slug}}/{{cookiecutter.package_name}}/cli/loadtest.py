@@ -230,14 +230,14 @@ def capacity_command(host: str, grpc_target: str, protocol: str, arrivals: str, 
                      fail_if: list[thresholds.Threshold]) -> None:
     """Highest request rate the running server answers with p99 <= --slo-ms (open loop: rates
     double until one misses, then bisect), with the latency-throughput curve."""
-    from tfserving_loadtest import capacity as search
+    from tfserving_loadtest import capacity_search
     from tfserving_loadtest.scenarios import capacity
 
     from ..loadtest import REQUESTS, preflight
     from ..loadtest.scenarios import common
 
     preflight.check_rest(host.rstrip("/"), model_name)  # this project's signature, before the toolkit's checks
-    target = search.Target(host=host.rstrip("/"), grpc_target=grpc_target, model_name=model_name, protocol=protocol,
+    target = capacity_search.Target(host=host.rstrip("/"), grpc_target=grpc_target, model_name=model_name, protocol=protocol,
                            rows=rows, workers=workers or common.default_workers(), arrivals=arrivals,
                            probe_seconds=probe_seconds, metrics_port=metrics_port, requests=REQUESTS)
     _finish(capacity.run(capacity.CapacityOptions(
@@ -334,7 +334,8 @@ def rollout_command(to_version: int | None, image: str | None, users: int, proto
     """Replace the scale-out stack's replicas one by one under load (`REPLICAS=3 make serve`
     first): each new one AVAILABLE and taking traffic before an old one is drained and stopped; no
     request may fail."""
-    from ..loadtest.scenarios import common, rollout
+    from ..loadtest.scenarios import common
+    from ..rollouts import rolling as rollout
 
     _finish(rollout.run(rollout.RolloutOptions(
         host=host.rstrip("/"), grpc_target=grpc_target, model_name=model_name, to_version=to_version, image=image,

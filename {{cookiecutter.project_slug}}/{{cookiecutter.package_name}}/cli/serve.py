@@ -6,10 +6,10 @@ import click
 
 from ..errors import StackError
 from ..stack import compose, embedded, replicas
-from ..stack.alerting import write_slo_rules
 from ..stack.alertmanager import INSTALL_HINT, RECEIVER_SERVICE
 from ..stack.mode import choose_mode, docker_engine_error
 from ..stack.project import Project
+from ..stack.slo_rules import write_slo_rules
 from ..stack.status import alert_lines, model_versions
 
 mode_option = click.option(

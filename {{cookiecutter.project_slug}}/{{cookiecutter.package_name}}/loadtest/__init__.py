@@ -2,9 +2,10 @@
 
 - `payloads`: the payload hook (request pools from the schema), the locustfile's default source;
 - `preflight`: the toolkit's checks plus this project's signature check;
-- `scenarios/`: the scenarios that drive this project's own servers (batching, swap, rollout,
-  scale, canary); steady, capacity and tune-batching are the toolkit's;
-- `bench` and `soak` (with `naive_app`, `floor_server`, `load_paths`, `profile`), and `canary`.
+- `scenarios/`: the scenarios that drive this project's own servers (batching, swap, scale);
+  steady, capacity and tune-batching are the toolkit's; canary and the rolling replacement are
+  deployment operations, in `<package>/rollouts/`;
+- `bench` and `soak` (with `naive_app`, `floor_server`, `load_paths`, `profile`).
 
 Importing this package configures the toolkit for this project: its runs use loadtests/locustfile.py
 from the project's root, its clients read the CA and API key as the project does (.env too), and

@@ -5,9 +5,11 @@
   and the per-request log;
 - Locust's side: `users` (REST and gRPC, closed and open loop), `grpc_client`, `shapes`,
   `open_loop` (with the pure maths in `arrivals`); `locust_run` runs one headless Locust;
-- experiments: `capacity` (the search at a latency objective), `tuning` (batching candidates),
-  `scenarios/` (capacity, tune-batching), with `preflight` checks, `report`, `plots`, `thresholds`
-  and `verdict`; `server_metrics` and `resources` read server-side figures;
+- the policies: `capacity_search` (the search at a latency objective), `batching_search` (the
+  tuner's candidates); the commands that run them, `scenarios/` (steady, capacity, tune-batching),
+  with `preflight` checks, `report`, `run_dirs`, `plots`, `thresholds` and `verdict`;
+  `server_metrics` and `resources` read server-side figures, `prometheus` queries a Prometheus and
+  `dashboards/` draws dashboards without Grafana;
 - outside Locust: `closed_loop` (asyncio clients for benchmarks and soaks); `stats` holds the one
   percentile definition every report uses.
 """

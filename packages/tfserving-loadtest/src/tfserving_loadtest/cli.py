@@ -134,11 +134,11 @@ def run(options: Any) -> None:
         return
     sources.parse(options.requests)  # a bad --requests fails before any server or load
     if options.command == "capacity":
-        from . import capacity as search
+        from . import capacity_search
         from .scenarios import capacity
 
         host = options.host.rstrip("/")
-        target = search.Target(host=host, grpc_target=_grpc_target(host, options.grpc_target),
+        target = capacity_search.Target(host=host, grpc_target=_grpc_target(host, options.grpc_target),
                                model_name=options.model_name, protocol=options.protocol, rows=options.rows,
                                workers=options.workers, arrivals=options.arrivals, probe_seconds=options.probe_seconds,
                                metrics_port=options.metrics_port, requests=options.requests)

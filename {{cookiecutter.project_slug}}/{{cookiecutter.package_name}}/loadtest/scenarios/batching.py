@@ -4,7 +4,7 @@ capacity at a p99 objective of each.
 The server runs twice (batching off, then on); each level is its own short closed-loop Locust
 run, so its numbers come straight from that run's CSV. Server-side figures (batch size, CPU) are
 deltas of the server's metrics and of its process's CPU time over the level. Then an open-loop
-capacity search (capacity.py) on the same server gives the headline: requests/s within the SLO.
+capacity search (the toolkit's capacity_search.py) on the same server gives the headline: requests/s within the SLO.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from embedded_tfserving.process import ServerProcess
-from tfserving_loadtest import capacity, locust_run, plots, report, run_dirs, server_metrics
+from tfserving_loadtest import capacity_search, locust_run, plots, report, run_dirs, server_metrics
 from tfserving_loadtest.report import say
 from tfserving_loadtest.resources import CpuMeter, GpuSampler
 from tfserving_loadtest.scenarios.capacity import check_objective
@@ -52,7 +52,7 @@ def run(options: BatchingOptions) -> dict[str, Any]:
     run_dir = run_dirs.new_run_dir(options.reports_dir, "batching")
     rows: list[dict[str, Any]] = []
     histograms: dict[str, dict[float, float]] = {}
-    capacities: dict[str, capacity.Capacity] = {}
+    capacities: dict[str, capacity_search.Capacity] = {}
     start_rate = 0.0
     interrupted = False
     say(f"batching off vs on at {list(options.levels)} users, {options.level_seconds:.0f}s each -> {run_dir}")
@@ -63,12 +63,12 @@ def run(options: BatchingOptions) -> dict[str, Any]:
                 server = start_server(server_flags(models, batching=mode == "on"), run_dir / f"server-batching-{mode}.log")
                 try:
                     preflight.check_rest(server.rest_url, options.model_name)
-                    target = capacity.Target(host=server.rest_url, grpc_target=server.grpc_target,
+                    target = capacity_search.Target(host=server.rest_url, grpc_target=server.grpc_target,
                                              model_name=options.model_name, protocol=options.protocol, rows=options.rows,
                                              workers=options.workers, probe_seconds=options.probe_seconds,
                                              requests=REQUESTS)
                     if options.slo_ms and not start_rate:  # before any load: can the objective be met at all?
-                        _, start_rate = check_objective(target, options.slo_ms, 0.0, capacity.MAX_RATE)
+                        _, start_rate = check_objective(target, options.slo_ms, 0.0, capacity_search.MAX_RATE)
                     for users in options.levels:
                         say(f"batching {mode}, {users} users: {options.level_seconds:.0f}s")
                         row, histogram = _level(options, server, mode, users, run_dir)
@@ -77,9 +77,10 @@ def run(options: BatchingOptions) -> dict[str, Any]:
                             histograms[f"{users} users"] = histogram
                     if options.slo_ms:
                         say(f"batching {mode}: capacity at p99 <= {options.slo_ms:g} ms")
-                        capacities[mode] = capacity.measure(
-                            target, capacity.SearchSpec(start_rate, precision=options.precision, max_probes=options.max_probes),
-                            capacity.Objective(options.slo_ms), run_dir, f"capacity-{mode}")
+                        spec = capacity_search.SearchSpec(start_rate, precision=options.precision,
+                                                          max_probes=options.max_probes)
+                        capacities[mode] = capacity_search.measure(target, spec, capacity_search.Objective(options.slo_ms),
+                                                                   run_dir, f"capacity-{mode}")
                 finally:
                     server.stop()
         except locust_run.Interrupted as stop:
@@ -144,7 +145,7 @@ def _ratio(a: Any, b: Any) -> float | None:
 
 
 def _write(options: BatchingOptions, run_dir: Path, rows: list[dict[str, Any]],
-           histograms: dict[str, dict[float, float]], capacities: dict[str, capacity.Capacity],
+           histograms: dict[str, dict[float, float]], capacities: dict[str, capacity_search.Capacity],
            interrupted: bool) -> dict[str, Any]:
     ratio_rows = ratios(rows)
     capacity_rows = [{"batching": mode, **found.summary()} for mode, found in capacities.items()]

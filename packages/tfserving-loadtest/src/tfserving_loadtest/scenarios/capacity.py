@@ -1,5 +1,5 @@
 """Capacity of a running server at a p99 objective: open-loop probes, doubling then bisecting
-(capacity.py), with the latency-throughput curve and its knee."""
+(capacity_search.py), with the latency-throughput curve and its knee."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import arrivals, capacity, plots, preflight, report, run_dirs, sources
+from .. import arrivals, capacity_search, plots, preflight, report, run_dirs, sources
 from ..errors import LoadTestError
 from ..report import say
 
 
 @dataclass
 class CapacityOptions:
-    target: capacity.Target
+    target: capacity_search.Target
     slo_ms: float
     max_error_rate: float = 0.001
     start_rate: float = 0.0  # 0: from the unloaded latency
@@ -24,7 +24,7 @@ class CapacityOptions:
     reports_dir: Path = Path("reports")
 
 
-def check_objective(target: capacity.Target, slo_ms: float, start_rate: float, max_rate: float) -> tuple[float, float]:
+def check_objective(target: capacity_search.Target, slo_ms: float, start_rate: float, max_rate: float) -> tuple[float, float]:
     """Before any load: (the unloaded latency, the start rate); LoadTestError when the SLO is below
     that latency or a rate cannot be sent."""
     host, workers = target.host, target.workers
@@ -35,7 +35,7 @@ def check_objective(target: capacity.Target, slo_ms: float, start_rate: float, m
             f"an SLO of p99 <= {slo_ms:g} ms cannot be met: one request with no other load takes {floor:.1f} ms "
             f"(median of 20 sent one by one to {host}); choose --slo-ms above {floor:.1f}, "
             "several times it to leave room for queueing")
-    start = start_rate or min(capacity.start_rate(floor), max_rate)
+    start = start_rate or min(capacity_search.start_rate(floor), max_rate)
     if start > max_rate:
         raise LoadTestError(f"--start-rate {start:g} is above --max-rate {max_rate:g}")
     try:
@@ -54,15 +54,15 @@ def run(options: CapacityOptions) -> dict[str, Any]:
     run_dir = run_dirs.new_run_dir(options.reports_dir, "capacity")
     say(f"capacity at p99 <= {options.slo_ms:g} ms and errors <= {options.max_error_rate:g}, from "
         f"{start:g} requests/s (unloaded: {floor:.1f} ms) -> {run_dir}")
-    spec = capacity.SearchSpec(start_rate=start, max_rate=options.max_rate, precision=options.precision,
+    spec = capacity_search.SearchSpec(start_rate=start, max_rate=options.max_rate, precision=options.precision,
                                max_probes=options.max_probes)
-    objective = capacity.Objective(options.slo_ms, options.max_error_rate)
+    objective = capacity_search.Objective(options.slo_ms, options.max_error_rate)
     interrupted = False
     try:
-        found = capacity.measure(target, spec, objective, run_dir, "capacity")
+        found = capacity_search.measure(target, spec, objective, run_dir, "capacity")
     except KeyboardInterrupt:  # nothing half-measured is worth a report here
         interrupted = True
-        found = capacity.Capacity(objective)
+        found = capacity_search.Capacity(objective)
     result = found.summary()
     summary: dict[str, Any] = {
         "scenario": "capacity", "interrupted": interrupted, "config": {k: str(v) for k, v in vars(options).items()},
@@ -75,6 +75,6 @@ def run(options: CapacityOptions) -> dict[str, Any]:
     return report.publish(run_dir, summary, report.Page(
         f"Capacity at p99 <= {options.slo_ms:g} ms",
         [("Capacity", headline, ("slo_ms", "capacity_rps", "note")),
-         ("Probes, in the order run", found.probes, capacity.PROBE_COLUMNS)], images,
-        terminal=[report.table(found.probes, capacity.PROBE_COLUMNS),
+         ("Probes, in the order run", found.probes, capacity_search.PROBE_COLUMNS)], images,
+        terminal=[report.table(found.probes, capacity_search.PROBE_COLUMNS),
                   f"capacity at p99 <= {options.slo_ms:g} ms: {found.passed} requests/s ({result['note']})"]))

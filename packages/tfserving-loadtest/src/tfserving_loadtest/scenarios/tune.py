@@ -1,4 +1,4 @@
-"""tune-batching: capacity at the SLO of each batching candidate (tuning.py's order), each on a
+"""tune-batching: capacity at the SLO of each batching candidate (batching_search.py's order), each on a
 server of its own started by `start_server(batching file, log)`, within a time budget. Single
 measurements on a shared machine are noisy, so when the budget allows, the best and the baseline
 are measured once more, side by side, and that pair gives the verdict. The verdict is decided
@@ -17,13 +17,13 @@ from typing import Any, Protocol
 from embedded_tfserving.config import BatchingParameters, parse_batching_parameters, read_batching_parameters
 from google.protobuf import text_format
 
-from .. import capacity, plots, report, run_dirs, tuning
+from .. import batching_search, capacity_search, plots, report, run_dirs
 from ..errors import LoadTestError
 from ..report import say
 from .capacity import check_objective
 
 FIRST_EXTRA_PROBES = 4  # doubling from the unloaded latency's safe start to a failing rate
-COLUMNS = ("candidate", *tuning.PARAMS, "capacity_rps", "p99_at_capacity_ms", "probes", "seconds", "note")
+COLUMNS = ("candidate", *batching_search.PARAMS, "capacity_rps", "p99_at_capacity_ms", "probes", "seconds", "note")
 
 
 class Server(Protocol):
@@ -68,15 +68,15 @@ class Measured:
     seconds: float = 0.0
 
 
-def baseline_params(options: TuneOptions) -> tuning.Params:
+def baseline_params(options: TuneOptions) -> batching_search.Params:
     if options.baseline_file is None:
-        return tuning.params_of(BatchingParameters())
-    return tuning.params_of(read_batching_parameters(options.baseline_file))
+        return batching_search.params_of(BatchingParameters())
+    return batching_search.params_of(read_batching_parameters(options.baseline_file))
 
 
 def run(options: TuneOptions) -> dict[str, Any]:
     try:
-        tuning.check_budget(options.budget_s, options.probe_seconds)
+        batching_search.check_budget(options.budget_s, options.probe_seconds)
     except ValueError as error:
         raise LoadTestError(f"--budget: {error}") from None
     if options.write_baseline and options.baseline_file is None:
@@ -90,24 +90,24 @@ def run(options: TuneOptions) -> dict[str, Any]:
     return _write(options, run_dir, measured, verdict)
 
 
-def _measure(options: TuneOptions, baseline: tuning.Params, run_dir: Path) -> Measured:
-    objective = capacity.Objective(options.slo_ms, options.max_error_rate)
+def _measure(options: TuneOptions, baseline: batching_search.Params, run_dir: Path) -> Measured:
+    objective = capacity_search.Objective(options.slo_ms, options.max_error_rate)
     started = time.monotonic()
     found = Measured(best={"params": baseline, "capacity": None})
     best = found.best
-    server_start_s = tuning.SERVER_START_ESTIMATE_S
+    server_start_s = batching_search.SERVER_START_ESTIMATE_S
 
     def probes_left(most: int) -> int:
         left = options.budget_s - (time.monotonic() - started)
-        return min(most, int((left - server_start_s) // (options.probe_seconds + capacity.PROBE_OVERHEAD_S)))
+        return min(most, int((left - server_start_s) // (options.probe_seconds + capacity_search.PROBE_OVERHEAD_S)))
 
     try:
         first_rows: dict[str, float | None] = {}
-        for number, params in enumerate(tuning.candidates(baseline, options.cores, lambda: best["params"])):
+        for number, params in enumerate(batching_search.candidates(baseline, options.cores, lambda: best["params"])):
             # The first candidate doubles up from a safe start; later ones start near the best so far.
             most = options.max_probes + (FIRST_EXTRA_PROBES if best["capacity"] is None else 0)
             probes = probes_left(most)
-            if probes < min(tuning.MIN_PROBES, most):
+            if probes < min(batching_search.MIN_PROBES, most):
                 say(f"budget spent after {number} candidates")
                 break
             say(f"candidate {number}: {params}")
@@ -123,7 +123,7 @@ def _measure(options: TuneOptions, baseline: tuning.Params, run_dir: Path) -> Me
             for label, params, first in (("baseline", baseline, first_rows["0"]),
                                          ("best", best["params"], best["capacity"])):
                 probes = probes_left(options.max_probes)
-                if probes < min(tuning.MIN_PROBES, options.max_probes):
+                if probes < min(batching_search.MIN_PROBES, options.max_probes):
                     say("no budget left to confirm the best against the baseline side by side")
                     break
                 say(f"confirming the {label}: {params}")
@@ -138,25 +138,26 @@ def _measure(options: TuneOptions, baseline: tuning.Params, run_dir: Path) -> Me
     return found
 
 
-def _candidate(options: TuneOptions, run_dir: Path, number: str, params: tuning.Params, probes: int,
-               best_capacity: float | None, objective: capacity.Objective) -> tuple[dict[str, Any], list[dict[str, Any]], float]:
+def _candidate(options: TuneOptions, run_dir: Path, number: str, params: batching_search.Params, probes: int,
+               best_capacity: float | None,
+               objective: capacity_search.Objective) -> tuple[dict[str, Any], list[dict[str, Any]], float]:
     """One candidate's capacity: (its table row, its probes, seconds its server took to start)."""
     began = time.monotonic()
     conf = run_dir / f"candidate-{number}.batching.conf"
-    conf.write_text(text_format.MessageToString(tuning.to_message(params, BatchingParameters)))
+    conf.write_text(text_format.MessageToString(batching_search.to_message(params, BatchingParameters)))
     server = options.start_server(conf, run_dir / f"server-{number}.log")
     server_start_s = time.monotonic() - began
     try:
-        target = capacity.Target(host=server.rest_url, grpc_target=server.grpc_target, model_name=options.model_name,
+        target = capacity_search.Target(host=server.rest_url, grpc_target=server.grpc_target, model_name=options.model_name,
                                  protocol=options.protocol, rows=options.rows, workers=options.workers,
                                  probe_seconds=options.probe_seconds, metrics_port=options.metrics_port,
                                  requests=options.requests)
         if best_capacity is None:  # the first server: check the objective before any load
-            _, start = check_objective(target, options.slo_ms, 0.0, capacity.MAX_RATE)
+            _, start = check_objective(target, options.slo_ms, 0.0, capacity_search.MAX_RATE)
         else:  # near the best so far (or its own first measurement): fewer probes to bracket it
             start = max(1.0, round(0.7 * best_capacity))
-        spec = capacity.SearchSpec(start_rate=start, precision=options.precision, max_probes=probes)
-        found = capacity.measure(target, spec, objective, run_dir, f"candidate-{number}")
+        spec = capacity_search.SearchSpec(start_rate=start, precision=options.precision, max_probes=probes)
+        found = capacity_search.measure(target, spec, objective, run_dir, f"candidate-{number}")
     finally:
         server.stop()
     result = found.summary()
@@ -167,7 +168,7 @@ def _candidate(options: TuneOptions, run_dir: Path, number: str, params: tuning.
     return row, found.probes, server_start_s
 
 
-def _decide(options: TuneOptions, measured: Measured, baseline: tuning.Params) -> dict[str, Any]:
+def _decide(options: TuneOptions, measured: Measured, baseline: batching_search.Params) -> dict[str, Any]:
     """What to recommend, and how it compares with the baseline: the side-by-side pair when it ran,
     else the two single measurements."""
     first = {str(r["candidate"]): r["capacity_rps"] for r in measured.rows}
@@ -175,7 +176,7 @@ def _decide(options: TuneOptions, measured: Measured, baseline: tuning.Params) -
     confirmed = all(again)
     best = measured.best
     best_rps, base_rps = again if confirmed else (best["capacity"], first.get("0"))
-    recommended = tuning.recommendation(best["params"], baseline) if best["capacity"] is not None else None
+    recommended = batching_search.recommendation(best["params"], baseline) if best["capacity"] is not None else None
     return {"best": recommended, "best_measured": best["params"] if best["capacity"] is not None else None,
             "best_capacity_rps": best_rps, "baseline": baseline, "baseline_capacity_rps": base_rps,
             "best_vs_baseline": round(best_rps / base_rps, 2) if best_rps and base_rps else None,
@@ -197,13 +198,13 @@ def _write_batching(options: TuneOptions, run_dir: Path, measured: Measured, ver
     if recommended != measured.best["params"]:
         header += ("# max_enqueued_batches: the guide's value for experiments (unbounded queueing) is replaced by "
                    "the baseline's bound, which fails requests fast under overload instead of queueing them.\n")
-    text = header + tuning.rewrite_values(baseline_text, recommended)
+    text = header + batching_search.rewrite_values(baseline_text, recommended)
     best_file = run_dir / "batching.conf"
     best_file.write_text(text)
     parse_batching_parameters(text, str(best_file))  # what TF Serving would read
     verdict["written"].append(str(best_file))
     if options.write_baseline and options.baseline_file is not None:
-        options.baseline_file.write_text(tuning.rewrite_values(baseline_text, recommended))
+        options.baseline_file.write_text(batching_search.rewrite_values(baseline_text, recommended))
         verdict["written"].append(str(options.baseline_file))
 
 

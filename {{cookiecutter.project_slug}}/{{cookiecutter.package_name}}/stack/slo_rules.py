@@ -119,7 +119,7 @@ def slo_rules(slo: Slo) -> str:
               f"the latency buckets around it ({bounds[0]:.6g} and {bounds[1]:.6g} µs),\n"
               "      # interpolated as histogram_quantile does")
     lines = [
-        "# Generated from .env (SLO_AVAILABILITY, SLO_P99_MS) by write_slo_rules (stack/alerting.py),",
+        "# Generated from .env (SLO_AVAILABILITY, SLO_P99_MS) by write_slo_rules (stack/slo_rules.py),",
         "# which `make serve` runs: edit .env, not this file.",
         "groups:",
         "  - name: slo",

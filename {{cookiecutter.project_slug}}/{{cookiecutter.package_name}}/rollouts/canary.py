@@ -6,7 +6,7 @@ Every step is a models.config rewrite that the server picks up on its next poll,
    load (a candidate that fails to load is rolled back there);
 2. add label canary -> candidate (a label may only name a version that is AVAILABLE);
 3. open-loop load (GrpcCanaryUser): --share of the requests name label canary, the rest stable;
-4. read each label's error ratio and p99 over the window from Prometheus (loadtest.canary);
+4. read each label's error ratio and p99 over the window from Prometheus (canary_policy.py);
 5. promote: stable -> candidate, the old stable kept loaded for a quick rollback; or roll back:
    pinned to the old stable alone, which unloads the candidate. Too little traffic to judge rolls
    back too: nothing unproven goes live.
@@ -24,13 +24,14 @@ from typing import Any
 from tfserving_loadtest import arrivals, locust_run, report, run_dirs
 from tfserving_loadtest.report import say
 
-from ... import settings
-from ...contract import AVAILABLE, CANARY, STABLE, Access, available_versions, published_versions, version_states
-from ...errors import CanaryError
-from ...stack import model_config
-from ...stack.prometheus import answers
-from .. import canary, preflight
-from .common import Driver, run_alongside
+from .. import settings
+from ..contract import AVAILABLE, CANARY, STABLE, available_versions, client_access, published_versions, version_states
+from ..errors import CanaryError
+from ..loadtest import preflight
+from ..loadtest.scenarios.common import Driver, run_alongside
+from ..stack import model_config
+from ..stack.prometheus import answers
+from . import canary_policy as canary
 
 COLUMNS = ("route", "requests", "failures", "error_ratio", "p99_ms")
 LOCUST_COLUMNS = ("route", "requests", "failures", "p99_ms")
@@ -254,7 +255,7 @@ def _wait_label(options: CanaryOptions, label: str, version: int, timeline: Time
     request = get_model_metadata_pb2.GetModelMetadataRequest(metadata_field=["signature_def"])
     request.model_spec.name = options.model_name
     request.model_spec.version_label = label
-    access = Access.from_environment()
+    access = client_access()
     stub = prediction_service_pb2_grpc.PredictionServiceStub(access.grpc_channel(options.grpc_target))
     deadline, answer = _deadline(options), ""
     while time.monotonic() < deadline:

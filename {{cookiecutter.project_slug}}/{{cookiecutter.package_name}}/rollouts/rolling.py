@@ -18,13 +18,13 @@ from tfserving_loadtest import locust_run, plots, report, run_dirs
 from tfserving_loadtest.report import say
 from tfserving_loadtest.stats import percentile
 
-from ...errors import LoadTestError
-from ...settings import PROJECT_ROOT
-from ...stack import images, replicas, rollout
-from ...stack.balancer import Balancer
-from ...stack.project import Project, require_published_model
-from .. import preflight
-from .common import Driver, run_alongside
+from ..errors import LoadTestError
+from ..loadtest import preflight
+from ..loadtest.scenarios.common import Driver, run_alongside
+from ..settings import PROJECT_ROOT
+from ..stack import images, replicas, rollout
+from ..stack.balancer import Balancer
+from ..stack.project import Project, require_published_model
 
 COLUMNS = ("old", "new", "started_s", "ready_s", "drained_s", "stopped_s", "exit_code", "requests", "failures",
            "p99_ms")
