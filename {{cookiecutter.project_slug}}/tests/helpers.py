@@ -81,9 +81,13 @@ def export_in_tf_module(model_path: Path, out_dir: Path, schema: Schema, model_n
 
 
 def scratch_project(root: Path, models_dir: Path | None = None, **settings: str) -> Path:
-    """A project root holding .env (free ports, `settings` on top) and compose/; models/ empty or linked."""
+    """A project root holding .env (free ports, `settings` on top), compose/ and the package (a
+    project's settings are read at its package's root: `python -m` run there reads this .env);
+    models/ empty or linked."""
     root.mkdir(parents=True, exist_ok=True)
     shutil.copytree(PROJECT_ROOT / "compose", root / "compose")
+    shutil.copytree(PROJECT_ROOT / "{{ cookiecutter.package_name }}", root / "{{ cookiecutter.package_name }}",
+                    ignore=shutil.ignore_patterns("__pycache__"))
     ports = {key: str(free_port()) for key in PORT_SETTINGS}
     lines = [
         line for line in (PROJECT_ROOT / ".env").read_text().splitlines()
@@ -103,7 +107,7 @@ def copy_project(root: Path, models_dir: Path | None = None, **settings: str) ->
     scratch_project(root, models_dir, **settings)
     for name in ("Makefile", "pyproject.toml", "requirements.txt"):
         shutil.copy(PROJECT_ROOT / name, root / name)
-    for folder in ("{{ cookiecutter.package_name }}", "loadtests", "dashboards"):
+    for folder in ("loadtests", "dashboards"):
         shutil.copytree(PROJECT_ROOT / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
     return root
 

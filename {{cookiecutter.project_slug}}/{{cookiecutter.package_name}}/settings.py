@@ -1,11 +1,14 @@
-"""The project's settings and folders. A setting comes from the environment first, then from the
-project's .env (names, ports, images), as docker compose and the Makefile read them."""
+"""The project's settings and folders, read one way by every part of it: a setting is the
+environment's value when that is set and not empty, else the project's .env (names, ports, images:
+what docker compose and the Makefile read), else, for the names and ports asked at generation, the
+answer given then. The project's root is the folder that holds this package."""
 
 from __future__ import annotations
 
 import os
-from functools import lru_cache
 from pathlib import Path
+
+from .errors import ProjectError
 
 # The folder that holds the package, .env, compose/ and loadtests/.
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -26,42 +29,76 @@ def read_env_file(path: Path) -> dict[str, str]:
     return values
 
 
-@lru_cache(maxsize=1)
-def _env_file() -> dict[str, str]:
-    path = PROJECT_ROOT / ".env"
-    return read_env_file(path) if path.is_file() else {}
+# The answers this project was generated with, under the names .env gives them.
+GENERATED = {
+    "MODEL_NAME": "{{ cookiecutter.model_name }}",
+    "REST_PORT": "{{ cookiecutter.rest_port }}",
+    "GRPC_PORT": "{{ cookiecutter.grpc_port }}",
+    "PROMETHEUS_PORT": "{{ cookiecutter.prometheus_port }}",
+    "GRAFANA_PORT": "{{ cookiecutter.grafana_port }}",
+    "USE_GPU": "{{ cookiecutter.use_gpu }}",
+}
 
 
-def setting(key: str, fallback: str = "") -> str:
-    return os.environ.get(key) or _env_file().get(key) or fallback
+def environment(root: Path = PROJECT_ROOT) -> dict[str, str]:
+    """Every setting of the project at `root`, by the one rule: the environment's non-empty values
+    over root/.env over the generation's answers."""
+    env_file = root / ".env"
+    values = {**GENERATED, **(read_env_file(env_file) if env_file.is_file() else {})}
+    values.update((key, value) for key, value in os.environ.items() if value)
+    return values
+
+
+def setting(key: str) -> str:
+    """An optional setting of this project ("" when unset), e.g. SERVING_CA_FILE."""
+    return environment().get(key, "")
+
+
+def required(key: str) -> str:
+    """A setting this project cannot do without; ProjectError naming where to set it."""
+    value = setting(key)
+    if not value:
+        raise ProjectError(f"{key} is not set: add it to {PROJECT_ROOT / '.env'} (or the environment)")
+    return value
 
 
 def models_dir() -> Path:
     """TF Serving's model root, where export publishes and serve serves: MODELS_DIR, else models/."""
-    return Path(setting("MODELS_DIR", "models"))
+    return Path(setting("MODELS_DIR") or "models")
 
 
 def model_name() -> str:
-    return setting("MODEL_NAME", "ctr")
+    return required("MODEL_NAME")
+
+
+def port_number(key: str, value: str) -> int:
+    """`value` as a TCP port; ProjectError naming the setting when it is none."""
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise ProjectError(f"{key}={value!r} in .env is not a TCP port number")
+    return int(value)
+
+
+def port(key: str) -> int:
+    return port_number(key, required(key))
 
 
 def rest_port() -> int:
-    return int(setting("REST_PORT", "8501"))
+    return port("REST_PORT")
 
 
 def grpc_port() -> int:
-    return int(setting("GRPC_PORT", "8500"))
+    return port("GRPC_PORT")
 
 
 def metrics_port() -> int:
-    return int(setting("LOADTEST_METRICS_PORT", "9646"))
+    return port("LOADTEST_METRICS_PORT")
 
 
 def prometheus_url() -> str:
     """The project's Prometheus, embedded or compose (both listen on PROMETHEUS_PORT)."""
-    return f"http://127.0.0.1:{setting('PROMETHEUS_PORT', '9090')}"
+    return f"http://127.0.0.1:{port('PROMETHEUS_PORT')}"
 
 
 def slo_p99_ms() -> float:
     """The latency objective: 99% of requests faster than this (.env SLO_P99_MS; alerts use it too)."""
-    return float(setting("SLO_P99_MS", "100"))
+    return float(required("SLO_P99_MS"))

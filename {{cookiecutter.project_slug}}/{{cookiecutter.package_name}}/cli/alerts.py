@@ -18,7 +18,7 @@ def alerts_group() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on (0.0.0.0 in a container, for Alertmanager in another one).")
 @click.option("--port", type=int, envvar="ALERT_WEBHOOK_PORT",
-              default=lambda: int(settings.setting("ALERT_WEBHOOK_PORT", "9095")), show_default="ALERT_WEBHOOK_PORT",
+              default=lambda: settings.port("ALERT_WEBHOOK_PORT"), show_default="ALERT_WEBHOOK_PORT",
               help="Port to listen on (env ALERT_WEBHOOK_PORT, else .env).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("run/alerts.jsonl"),
               show_default=True, help="File each notification is appended to, one JSON object a line.")

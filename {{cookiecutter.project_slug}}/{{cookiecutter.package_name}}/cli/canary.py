@@ -9,7 +9,7 @@ import click
 
 from .. import settings
 from ..errors import CanaryError
-from .options import model_name_option, models_dir_option
+from .options import model_name_option, models_dir_option, prometheus_option, reports_dir_option, server_options
 
 
 @click.command("canary")
@@ -39,17 +39,12 @@ from .options import model_name_option, models_dir_option
               default=Path("compose/models.config"), show_default=True,
               help="the model config the running server polls")
 @models_dir_option("published models")
-@click.option("--host", default=lambda: f"http://127.0.0.1:{settings.rest_port()}", show_default="REST_PORT",
-              help="REST base URL of the running server")
-@click.option("--grpc-target", default=lambda: f"127.0.0.1:{settings.grpc_port()}", show_default="GRPC_PORT",
-              help="host:port of the running server's gRPC API")
-@click.option("--prometheus", default=settings.prometheus_url,
-              show_default="PROMETHEUS_PORT", help="the Prometheus that scrapes the load generator")
+@server_options("the running server")
+@prometheus_option("the Prometheus that scrapes the load generator")
 @click.option("--metrics-port", type=click.IntRange(1, 65535), envvar="LOADTEST_METRICS_PORT",
               default=settings.metrics_port, show_default="LOADTEST_METRICS_PORT",
               help="port of the load generator's metrics, which that Prometheus scrapes")
-@click.option("--reports-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"),
-              show_default=True, help="the run writes <reports-dir>/<timestamp>-canary/")
+@reports_dir_option("the run writes <reports-dir>/<timestamp>-canary/")
 @model_name_option("model to roll out (MODEL_NAME in .env)")
 def canary_command(candidate: int | None, rate: float, share: float, window: float, warmup: float | None,
                    max_error_increase: float, max_p99_ratio: float, p99_slack_ms: float, min_requests: int,

@@ -12,6 +12,7 @@ import click
 from .. import settings
 from ..dashboards.render import render_all, stale_files, write_all
 from ..errors import DashboardError
+from .options import prometheus_option, reports_dir_option
 
 out_option = click.option(
     "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("dashboards"),
@@ -55,13 +56,11 @@ def push_command(url: str | None) -> None:
 
 
 @dashboards_group.command("preview")
-@click.option("--prometheus", default=settings.prometheus_url, show_default="http://127.0.0.1:$PROMETHEUS_PORT",
-              help="The Prometheus to query (the embedded or the compose one).")
+@prometheus_option("The Prometheus to query (the embedded or the compose one).")
 @click.option("--model", default=settings.model_name, show_default="MODEL_NAME", help="The dashboards' $model.")
 @click.option("--minutes", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Draw the last N minutes instead of the last load-test run's window.")
-@click.option("--reports-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"),
-              show_default=True, help="Where the load-test runs are (the newest one sets the window).")
+@reports_dir_option("Where the load-test runs are (the newest one sets the window).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("reports") / "dashboards-preview", show_default=True, help="Folder of the PNGs.")
 def preview_command(prometheus: str, model: str, minutes: float | None, reports_dir: Path, out_dir: Path) -> None:

@@ -15,7 +15,7 @@ from tfserving_loadtest.shapes import KINDS
 
 from .. import settings
 from ..errors import LoadTestError, ToolkitError
-from .options import model_name_option, models_dir_option
+from .options import model_name_option, models_dir_option, reports_dir_option, server_options
 
 PROTOCOL = click.Choice(["rest", "grpc", "both"])
 
@@ -43,8 +43,7 @@ def _common(command: Any) -> Any:
         click.option("--metrics-port", type=click.IntRange(0, 65535), envvar="LOADTEST_METRICS_PORT",
                      default=settings.metrics_port, show_default="LOADTEST_METRICS_PORT",
                      help="port for the client-side Prometheus metrics; 0 disables them"),
-        click.option("--reports-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"),
-                     show_default=True, help="each run writes <reports-dir>/<timestamp>-<scenario>/"),
+        reports_dir_option("each run writes <reports-dir>/<timestamp>-<scenario>/"),
         click.option("--workers", type=click.IntRange(1), default=None,
                      help="Locust worker processes; above 1, a master runs them and aggregates their numbers in "
                           "one report (default: one per 4 cores)"),
@@ -69,23 +68,8 @@ def _served_model(command: Any) -> Any:
     return command
 
 
-def _server(what: str) -> Any:
-    """--host and --grpc-target: where `what` (the running server, the balancer) listens."""
-    def decorate(command: Any) -> Any:
-        options = [
-            click.option("--host", default=lambda: f"http://127.0.0.1:{settings.rest_port()}", show_default="REST_PORT",
-                         help=f"REST base URL of {what}"),
-            click.option("--grpc-target", default=lambda: f"127.0.0.1:{settings.grpc_port()}",
-                         show_default="GRPC_PORT", help=f"host:port of {what}'s gRPC API"),
-        ]
-        for option in reversed(options):
-            command = option(command)
-        return command
-    return decorate
-
-
 # The scenarios that change the scale-out stack's replicas load its balancer.
-_balancer = _server("the balancer")
+_balancer = server_options("the balancer")
 
 
 def _objective(probe_seconds: float, max_probes: int, precision: float) -> Any:
@@ -122,7 +106,7 @@ def loadtest_group() -> None:
 
 
 @loadtest_group.command("steady")
-@_server("the running server")
+@server_options("the running server")
 @click.option("--protocol", type=PROTOCOL, default="rest", show_default=True,
               help="rest, grpc, or both (the users split between the two)")
 @click.option("--users", type=click.IntRange(1), default=None,
@@ -214,7 +198,7 @@ def batching_command(levels: tuple[int, ...], level_seconds: float, protocol: st
 
 
 @loadtest_group.command("capacity")
-@_server("the running server")
+@server_options("the running server")
 @click.option("--protocol", type=PROTOCOL, default="rest", show_default=True,
               help="rest, grpc, or both (the users split between the two)")
 @click.option("--arrivals", type=click.Choice(ARRIVALS), default="poisson", show_default=True,
@@ -293,10 +277,7 @@ def tune_command(budget: float, protocol: str, batching_file: Path, write_compos
 @click.option("--against", type=click.Choice(["embedded", "running"]), default="embedded", show_default=True,
               help="embedded: a server of its own on a copy of the model; running: the server `make serve` runs "
                    "(compose or embedded), publishing into --models-dir and removing those versions afterwards")
-@click.option("--host", default=lambda: f"http://127.0.0.1:{settings.rest_port()}", show_default="REST_PORT",
-              help="with --against running: REST base URL of the running server")
-@click.option("--grpc-target", default=lambda: f"127.0.0.1:{settings.grpc_port()}", show_default="GRPC_PORT",
-              help="with --against running: host:port of its gRPC API")
+@server_options("the running server (with --against running)")
 @_served_model
 @_common
 def swap_command(users: int, interval: float, max_duration: float, corrupt: bool, against: str, host: str,

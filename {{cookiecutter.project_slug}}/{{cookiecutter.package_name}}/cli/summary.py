@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 
+from .options import reports_dir_option
+
 
 def newest_report(reports_dir: Path, scenario: str) -> Path | None:
     """reports/<timestamp>-<scenario>/summary.json with the latest timestamp (names sort by time)."""
@@ -55,7 +57,7 @@ def swap_lines(summary: dict[str, Any] | None, path: Path | None) -> list[str]:
 
 @click.command("summary")
 @click.option("--artifacts-dir", type=click.Path(path_type=Path), default=Path("artifacts"), show_default=True)
-@click.option("--reports-dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True)
+@reports_dir_option("where the load-test runs are (the newest of each kind is summarized)")
 def summary_command(artifacts_dir: Path, reports_dir: Path) -> None:
     """Print the model's AUC, the batching gain and the swap result of the newest runs."""
     batching = newest_report(reports_dir, "batching")

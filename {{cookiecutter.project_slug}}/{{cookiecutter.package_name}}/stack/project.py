@@ -1,14 +1,13 @@
-"""The project's names, ports and folders: `.env` overridden by the environment (as compose does)."""
+"""The project's names, ports and folders for the stack, read by settings.environment's one rule."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..contract import published_versions
 from ..errors import StackError
-from ..settings import read_env_file
+from ..settings import PROJECT_ROOT, environment, port_number
 
 
 @dataclass(frozen=True)
@@ -17,15 +16,16 @@ class Project:
     env: dict[str, str]
 
     @classmethod
-    def load(cls, root: Path | None = None) -> Project:
-        root = (root or Path.cwd()).resolve()
+    def load(cls, root: Path = PROJECT_ROOT) -> Project:
+        """The project at `root` (default: the one this package belongs to; tests pass copies)."""
+        root = root.resolve()
         env_file = root / ".env"
         if not env_file.is_file() or not (root / "compose").is_dir():
             raise StackError(
                 f"{root} is not the project root (no .env or compose/ there): "
                 "run the command from the folder that holds the Makefile"
             )
-        return cls(root=root, env={**read_env_file(env_file), **os.environ})
+        return cls(root=root, env=environment(root))
 
     def setting(self, key: str) -> str:
         try:
@@ -34,10 +34,7 @@ class Project:
             raise StackError(f"{key} is not set: add it to {self.root / '.env'}") from None
 
     def port(self, key: str) -> int:
-        value = self.setting(key)
-        if not value.isdigit() or not 0 < int(value) < 65536:
-            raise StackError(f"{key}={value!r} in .env is not a TCP port number")
-        return int(value)
+        return port_number(key, self.setting(key))
 
     @property
     def model_name(self) -> str:
