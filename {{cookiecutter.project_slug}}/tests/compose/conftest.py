@@ -43,10 +43,11 @@ def docker_engine() -> None:
 
 @pytest.fixture(scope="session")
 def local_images(docker_engine: None) -> dict[str, str]:
-    """The .env settings of this project's local images, built by `make images` unless all are there."""
+    """The .env settings of this project's local images, built by `make images` unless all are there
+    and the model server's was built from this project's pins."""
     project = Project.load(PROJECT_ROOT)
     settings = images.local_settings(project)
-    missing = images.unavailable(dict(settings))
+    missing = images.unavailable(dict(settings), project)
     if missing:
         if shutil.which("mmdebstrap") is None:
             unavailable("the local images are not built and mmdebstrap, which `make images` needs, is not "
@@ -55,6 +56,8 @@ def local_images(docker_engine: None) -> dict[str, str]:
         print(built.stdout + built.stderr[-3000:])
         assert built.returncode == 0, built.stdout + built.stderr
         assert f"TFSERVING_IMAGE={settings['TFSERVING_IMAGE']}" in built.stdout  # says how to point .env at them
+        # The model server carries the digest of the pins it installed, so the next run reuses it.
+        assert not images.unavailable(dict(settings), project), "the images just built count as missing"
     return settings
 
 

@@ -128,7 +128,7 @@ def check_startable(project: Project, chosen: list[str], say: Say) -> tuple[list
     left out (said) when their image cannot be had; StackError when another image is missing or a
     port is taken, before anything starts."""
     compose = compose_file.load(project)
-    missing = images.unavailable(images.images_of(compose, chosen))
+    missing = images.unavailable(images.images_of(compose, chosen), project)
     required = [m for m in missing if m.service not in ("grafana", RECEIVER)]
     if required:
         raise StackError(_missing_image_message(project, required))

@@ -17,6 +17,7 @@ Grafana, NVIDIA's DCGM exporter and tensorflow/serving itself have no packaged b
 
 from __future__ import annotations
 
+import hashlib
 import platform
 import shutil
 import subprocess
@@ -41,6 +42,9 @@ PACKAGES_LABEL = "base-packages"
 # Left out of the base: documentation, and the 212 MB of time-zone data Prometheus' web UI does not load.
 BASE_EXCLUDES = ("/usr/share/man/*", "/usr/share/doc/*", "/usr/share/locale/*", "/usr/share/info/*",
                  "/usr/share/javascript/moment-timezone/data/*")
+# The model server's label: a digest of the requirements.txt it installed. One made from other pins
+# (after `make upgrade-packages`, or from an older project) counts as missing, so it is made anew.
+PINS_LABEL = "requirements-digest"
 # .env setting -> the role of the local image that replaces the upstream one.
 LOCAL_ROLES = {"TFSERVING_IMAGE": "model-server", "LOCUST_IMAGE": "model-server",
                "PROMETHEUS_IMAGE": "prometheus", "ALERTMANAGER_IMAGE": "alertmanager", "NGINX_IMAGE": "nginx",
@@ -86,15 +90,28 @@ class Unavailable:
     why: str
 
 
-def unavailable(images: dict[str, str]) -> list[Unavailable]:
+def pins_digest(project: Project) -> str | None:
+    """What the model server's image must carry in PINS_LABEL (None: no requirements.txt to compare)."""
+    pins = project.root / "requirements.txt"
+    return hashlib.sha256(pins.read_bytes()).hexdigest()[:16] if pins.is_file() else None
+
+
+def unavailable(images: dict[str, str], project: Project | None = None) -> list[Unavailable]:
     """The images (service -> image) that are not here and that the registry does not offer,
-    asked without pulling anything; compose pulls the others when it starts."""
+    asked without pulling anything; compose pulls the others when it starts. With `project`, its
+    local model-server image counts as missing when built from other pins than its requirements.txt."""
     import docker
 
     missing = []
+    stale_check = (local_image(project, "model-server"), pins_digest(project)) if project is not None else None
     with docker_client() as client:
         for service, image in images.items():
             if is_here(client, image):
+                if stale_check and image == stale_check[0] and stale_check[1] is not None:
+                    built_from = client.images.get(image).labels.get(PINS_LABEL)
+                    if built_from != stale_check[1]:
+                        missing.append(Unavailable(service, image, "built from other pins than this project's "
+                                                   "requirements.txt: `make images` makes it anew"))
                 continue
             try:
                 client.images.get_registry_data(image)
@@ -199,7 +216,7 @@ def build(project: Project, rebuild_base: bool = False, say: Say = print) -> dic
         shutil.copy2(recipe, work / recipe.name)
     started = time.monotonic()
     say("building the images (docker compose build)")
-    env = {**project.env, "IMAGES_CONTEXT": str(work)}
+    env = {**project.env, "IMAGES_CONTEXT": str(work), "REQUIREMENTS_DIGEST": pins_digest(project) or ""}
     _run(["docker", "compose", "-f", str(project.compose_dir / "images" / "build.yml"), "build"],
          "docker compose build", cwd=project.root, env=env)
     say(f"images built in {time.monotonic() - started:.0f} s")
