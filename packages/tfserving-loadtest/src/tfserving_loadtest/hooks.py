@@ -63,7 +63,7 @@ def add_options(parser: Any) -> None:
     group.add_argument("--rows", type=int, default=1, env_var="LOADTEST_ROWS",
                        help="rows (examples) per request, for a payload hook (files hold their own rows)")
     group.add_argument("--pool-size", type=int, default=256, help="distinct pre-built requests per process")
-    group.add_argument("--payload-seed", type=int, default=0, help="seed of the synthetic feature generator")
+    group.add_argument("--payload-seed", type=int, default=0, help="seed given to a payload hook (its synthetic requests)")
     group.add_argument("--shape", choices=KINDS, default="steady", env_var="LOADTEST_SHAPE",
                        help="load shape: steady (-u users), step (ramp to -u by --step-users), spike")
     group.add_argument("--step-users", type=int, default=10, help="users added per step (step shape)")
