@@ -179,6 +179,7 @@ def exposed_series() -> frozenset[str]:
 
 def client_access() -> Access:
     """How this project's clients reach the server: SERVING_CA_FILE, SERVING_API_KEY or
-    SERVING_API_KEY_FILE, from the environment, else from .env (the toolkit's Access reads them)."""
-    return Access.from_environment(settings.setting)
+    SERVING_API_KEY_FILE, from the environment, else from .env (the toolkit's Access reads them),
+    from one reading of the settings rather than one per key."""
+    return Access.from_environment(settings.environment().get)
 

@@ -85,7 +85,7 @@ def run(options: TuneOptions) -> dict[str, Any]:
     run_dir = run_dirs.new_run_dir(options.reports_dir, "tune-batching")
     say(f"tuning batching for capacity at p99 <= {options.slo_ms:g} ms within {options.budget_s:g}s -> {run_dir}")
     measured = _measure(options, baseline, run_dir)
-    verdict = _decide(options, measured, baseline)
+    verdict = _decide(measured, baseline)
     _write_batching(options, run_dir, measured, verdict)
     return _write(options, run_dir, measured, verdict)
 
@@ -168,7 +168,7 @@ def _candidate(options: TuneOptions, run_dir: Path, number: str, params: batchin
     return row, found.probes, server_start_s
 
 
-def _decide(options: TuneOptions, measured: Measured, baseline: batching_search.Params) -> dict[str, Any]:
+def _decide(measured: Measured, baseline: batching_search.Params) -> dict[str, Any]:
     """What to recommend, and how it compares with the baseline: the side-by-side pair when it ran,
     else the two single measurements."""
     first = {str(r["candidate"]): r["capacity_rps"] for r in measured.rows}
