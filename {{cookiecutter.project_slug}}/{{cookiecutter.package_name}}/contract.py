@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tfserving_loadtest import canary_policy, versions
 from tfserving_loadtest.access import Access
 
 from . import settings
@@ -29,10 +30,10 @@ PREDICT_METHOD = "tensorflow/serving/predict"
 OUTPUT = "probability"
 # State names of a servable version in the status API (ModelVersionStatus.State): serving, and
 # done (unloaded, or failed to load: then its status carries the error).
-AVAILABLE, END = "AVAILABLE", "END"
-# Version labels of a canary rollout (models.config version_labels): clients that name `stable` get
-# the promoted version, `canary` the candidate under evaluation.
-STABLE, CANARY = "stable", "canary"
+AVAILABLE, END = versions.AVAILABLE, versions.END
+# Version labels of a canary rollout (the toolkit's canary_policy): clients that name `stable` get the
+# promoted version, `canary` the candidate under evaluation.
+STABLE, CANARY = canary_policy.STABLE, canary_policy.CANARY
 # The signature's dtypes as the metadata API names them (tensorflow.DataType).
 DATA_TYPES = {"float32": "DT_FLOAT", "string": "DT_STRING"}
 
@@ -48,63 +49,22 @@ def signature_spec(schema: Schema) -> dict[str, Any]:
     }
 
 
-# --- published versions -------------------------------------------------------------------------
+# --- published versions, and asking a server about them: the toolkit's (tfserving_loadtest.versions),
+# with this project's client access by default ----------------------------------------------------
 
-def parse_version(name: str) -> int | None:
-    """TF Serving's reading of a folder name: decimal digits only (`00000123` is 123)."""
-    return int(name) if name.isdigit() else None
+parse_version, published_versions = versions.parse_version, versions.published
+status_entries, available_versions = versions.status_entries, versions.available
 
-
-def published_versions(base_path: Path) -> dict[int, Path]:
-    """Version number -> folder, for the integer-named folders under a model's base path (what TF
-    Serving loads; staging folders such as `.tmp-...` are not versions)."""
-    if not base_path.is_dir():
-        return {}
-    found = {}
-    for child in base_path.iterdir():
-        version = parse_version(child.name)
-        if version is not None and child.is_dir():
-            found[version] = child
-    return found
-
-
-# --- asking a server ----------------------------------------------------------------------------
 
 def version_states(rest_url: str, model_name: str, access: Access | None = None,
                    timeout: float = 5) -> dict[int, dict[str, Any]]:
-    """Version -> its status entry ({"state", "status": {"error_code", "error_message"}}), from
-    GET /v1/models/<model>; {} when the server does not know the model. Raises requests'
-    errors when the server cannot be asked."""
-    import requests
-
-    access = access or client_access()
-    reply = requests.get(f"{rest_url}/v1/models/{model_name}", timeout=timeout, headers=access.headers(),
-                         verify=access.verify)
-    if reply.status_code == 404:
-        return {}
-    reply.raise_for_status()
-    return status_entries(reply.json())
-
-
-def status_entries(status: dict[str, Any]) -> dict[int, dict[str, Any]]:
-    """Version -> its entry in a GET /v1/models/<model> reply's JSON."""
-    return {int(v["version"]): v for v in status.get("model_version_status", [])}
-
-
-def available_versions(states: dict[int, dict[str, Any]]) -> set[int]:
-    """The versions that serve, in version_states' answer."""
-    return {number for number, entry in states.items() if entry.get("state") == AVAILABLE}
+    """Version -> its status entry, from GET /v1/models/<model> (versions.states)."""
+    return versions.states(rest_url, model_name, access or client_access(), timeout)
 
 
 def is_available(rest_url: str, model_name: str, version: int | None = None, access: Access | None = None) -> bool:
     """Whether the server serves `version` (any version when None) of the model now."""
-    import requests
-
-    try:
-        serving = available_versions(version_states(rest_url, model_name, access, timeout=2))
-    except (requests.RequestException, ValueError):
-        return False
-    return bool(serving) if version is None else version in serving
+    return versions.is_available(rest_url, model_name, version, access or client_access())
 
 
 # --- requests -----------------------------------------------------------------------------------

@@ -30,6 +30,3 @@ class LoadTestError(ProjectError, ToolkitError):
 class DashboardError(ProjectError):
     """The dashboards cannot be built or pushed."""
 
-
-class CanaryError(ProjectError):
-    """A canary cannot start, or cannot go on: the stable version and the model config are as they were."""

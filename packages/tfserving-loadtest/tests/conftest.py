@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -41,3 +41,35 @@ def request_file(tmp_path: Path) -> Path:
     path = tmp_path / "requests.json"
     path.write_text(json.dumps(json.loads(found.group(1))))
     return path
+
+
+@pytest.fixture()
+def prometheus(tmp_path: Path) -> Iterator[tuple[str, Path, Callable[[], None]]]:
+    """A Prometheus (Debian's `prometheus`) on a free loopback port: yields (its URL, the config
+    file it reads, `start`); the test writes its scrape jobs into the file, then starts it. Skips
+    without the binary unless REQUIRE_PROMETHEUS=1."""
+    import os
+    import shutil
+
+    from embedded_tfserving.process import ChildProcess, free_port
+
+    from tfserving_loadtest.preflight import answers
+
+    binary = shutil.which("prometheus")
+    if binary is None:
+        if os.environ.get("REQUIRE_PROMETHEUS") == "1":
+            pytest.fail("prometheus is not on the PATH (apt-get install prometheus)")
+        pytest.skip("prometheus is not on the PATH (apt-get install prometheus)")
+    port, config = free_port(), tmp_path / "prometheus.yml"
+    url = f"http://127.0.0.1:{port}"
+    process = ChildProcess([binary, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                            f"--web.listen-address=127.0.0.1:{port}"], tmp_path / "prometheus.log")
+
+    def start() -> None:
+        process.spawn()
+        process.wait_until(lambda: answers(f"{url}/-/ready"), 60, "Prometheus")
+
+    try:
+        yield url, config, start
+    finally:
+        process.stop()

@@ -156,3 +156,144 @@ def test_steady_open_loop_from_warmup_records_over_rest_and_grpc(half_plus_two, 
     names = {r["Name"] for r in csv.DictReader((run_dir / "steady_stats.csv").open())}
     assert {"predict", "Predict"} <= names, names
     assert (run_dir / "latency_timeline.png").is_file() and (run_dir / "report.html").is_file()
+
+
+def test_batching_off_against_on_starts_the_server_command_twice(half_plus_two_path, request_file, tmp_path):
+    monitoring = tmp_path / "monitoring.config"
+    monitoring.write_text('prometheus_config { enable: true, path: "/monitoring/prometheus/metrics" }\n')
+    readme = readme_command("batching", "", half_plus_two_path.parent, request_file)
+    at = readme.index("--server-command") + 1
+    readme[at] += f" --monitoring_config_file={monitoring}"  # the server's batch counts, read back per level
+    done = toolkit(*readme, "--levels", "1,4", "--level-seconds", "2", "--reports-dir", str(tmp_path / "reports"),
+                   "--fail-if", "error_rate>0")
+    assert done.returncode == 0, done.stderr
+    run_dir = only_run_dir(tmp_path / "reports")
+    summary = json.loads((run_dir / "summary.json").read_text())
+    rows = {(row["batching"], row["users"]): row for row in summary["runs"]}
+    assert set(rows) == {("off", 1), ("off", 4), ("on", 1), ("on", 4)}
+    for (mode, _), row in rows.items():
+        assert row["requests"] > 0 and row["failures"] == 0
+        # Batching on: the server ran batches (its batching session's metrics); off: none.
+        assert (row["server_batches"] > 0) == (mode == "on"), row
+    assert [r["users"] for r in summary["ratios"]] == [1, 4]
+    assert (run_dir / "server-batching-off.log").is_file() and (run_dir / "server-batching-on.log").is_file()
+    assert (run_dir / "throughput_latency_vs_concurrency.png").is_file()
+
+
+def test_swap_publishes_versions_under_grpc_load_and_restores_the_base_path(half_plus_two_path, request_file,
+                                                                            tmp_path):
+    import shutil
+
+    from embedded_tfserving.process import ServerProcess
+
+    from tfserving_loadtest import versions
+
+    base = tmp_path / "half_plus_two"
+    shutil.copytree(half_plus_two_path, base)
+    with ServerProcess(["--model_name=half_plus_two", f"--model_base_path={base}"], tmp_path / "server.log") as server:
+        server.start()
+        readme = readme_command("swap", server.rest_url, half_plus_two_path.parent, request_file)
+        readme = [word.replace("/tmp/half_plus_two", str(base)) for word in readme]
+        done = toolkit(*readme, "--grpc-target", server.grpc_target, "--users", "2", "--interval", "2",
+                       "--reports-dir", str(tmp_path / "reports"))
+        assert done.returncode == 0, done.stderr
+        assert versions.published(base) == {123: base / "00000123"}  # the run's versions removed
+        assert versions.is_available(server.rest_url, "half_plus_two", 123)  # and the original serves again
+    summary = json.loads((only_run_dir(tmp_path / "reports") / "summary.json").read_text())
+    assert summary["passed"] and summary["failures"] == 0 and summary["requests"] > 0
+    steps = summary["steps"]
+    assert [(s["step"], s["version"]) for s in steps] == [("new", 124), ("new", 125), ("rollback", 126),
+                                                          ("corrupt", 127)]
+    assert all(s["moved"] for s in steps[:3]) and steps[3]["first_served_s"] is None
+    assert summary["served_versions_in_order"] == [123, 124, 125, 126]
+
+
+def test_soak_answers_everything_through_publishes_and_malformed_bursts(half_plus_two_path, request_file, tmp_path):
+    import shutil
+
+    from embedded_tfserving.process import ServerProcess
+
+    from tfserving_loadtest import versions
+
+    base = tmp_path / "half_plus_two"
+    shutil.copytree(half_plus_two_path, base)
+    with ServerProcess(["--model_name=half_plus_two", f"--model_base_path={base}"], tmp_path / "server.log") as server:
+        server.start()
+        readme = readme_command("soak", server.rest_url, half_plus_two_path.parent, request_file)
+        readme = [word.replace("/tmp/half_plus_two", str(base)) for word in readme]
+        readme[readme.index("--server-pid") + 1] = str(server.pid)
+        done = toolkit(*readme, "--grpc-target", server.grpc_target, "--duration", "6", "--interval", "2",
+                       "--fault-every", "2", "--clients", "2", "--reports-dir", str(tmp_path / "reports"))
+        assert done.returncode == 0, done.stderr
+        assert versions.published(base) == {123: base / "00000123"}  # the published copies removed
+    report = json.loads((only_run_dir(tmp_path / "reports") / "soak.json").read_text())
+    assert report["unexpected"] == {} and report["outcomes"]["ok"] > 0
+    assert [f["fault"] for f in report["faults"]][:2] == ["publish", "malformed_burst"]
+    assert report["faults"][0]["version"] == 124
+    assert sum(n for kind, n in report["outcomes"].items() if kind.startswith("malformed_4")) == 30
+    assert report["rss_start_mb"] > 0 and all(i["server_rss_mb"] > 0 for i in report["intervals"])
+
+
+CANARY_CONFIG = """model_config_list {
+  config {
+    name: "half_plus_two"
+    base_path: "%s"
+    model_platform: "tensorflow"
+    model_version_policy { latest { num_versions: 2 } }
+  }
+}
+"""
+
+
+def test_canary_promotes_a_good_candidate_and_rolls_back_one_that_cannot_load(half_plus_two_path, request_file,
+                                                                             prometheus, tmp_path):
+    import shutil
+
+    from embedded_tfserving.process import ServerProcess, free_port
+
+    from tfserving_loadtest import model_config, versions
+
+    base = tmp_path / "half_plus_two"
+    shutil.copytree(half_plus_two_path, base)
+    config = tmp_path / "models.config"
+    config.write_text(CANARY_CONFIG % base)
+    prometheus_url, prometheus_config, start_prometheus = prometheus
+    metrics_port = free_port()
+    prometheus_config.write_text(f"scrape_configs:\n  - job_name: loadtest\n    scrape_interval: 1s\n"
+                                 f"    static_configs: [{{targets: ['127.0.0.1:{metrics_port}']}}]\n")
+    start_prometheus()
+    flags = [f"--model_config_file={config}", "--model_config_file_poll_wait_seconds=1"]
+    with ServerProcess(flags, tmp_path / "server.log") as server:
+        server.start()
+        versions.publish_copy(versions.newest(base), base)  # the candidate, 124, beside 123
+
+        def canary(*extra: str) -> subprocess.CompletedProcess[str]:
+            readme = readme_command("canary", server.rest_url, half_plus_two_path.parent, request_file)
+            readme = [word.replace("/tmp/half_plus_two", str(base)).replace("models.config", str(config))
+                      .replace("http://localhost:9090", prometheus_url).replace("9646", str(metrics_port))
+                      for word in readme]
+            return toolkit(*readme, "--grpc-target", server.grpc_target, "--rate", "60", "--share", "0.5",
+                           "--window", "6", "--min-requests", "50", "--max-p99-ratio", "3", "--p99-slack-ms", "50",
+                           "--apply-timeout", "30", "--reports-dir", str(tmp_path / "reports"), *extra)
+
+        done = canary()
+        assert done.returncode == 0, done.stderr
+        pinned = model_config.read(config)
+        assert model_config.labels(pinned, "half_plus_two") == {"stable": 124}
+        assert model_config.pinned_versions(pinned, "half_plus_two") == [123, 124]  # the old stable kept loaded
+        (promoted,) = [json.loads(p.read_text()) for p in (tmp_path / "reports").glob("*-canary/summary.json")]
+        assert promoted["decision"] == "promote" and promoted["stable_version"] == 123
+        routes = {row["route"]: row for row in promoted["locust"]}
+        assert set(routes) == {"stable", "canary"} and all(row["requests"] > 0 for row in routes.values())
+        assert all(row["failures"] == 0 for row in routes.values())
+
+        corrupt = base / "125"  # a version TF Serving cannot load
+        shutil.copytree(base / "124", tmp_path / "staged")
+        (tmp_path / "staged" / "saved_model.pb").write_bytes(b"not a SavedModel")
+        (tmp_path / "staged").rename(corrupt)
+        done = canary()
+        assert done.returncode == 1 and "version 125 rolled back; version 124 stays stable" in done.stderr
+        after = model_config.read(config)
+        assert model_config.labels(after, "half_plus_two") == {"stable": 124}
+        assert model_config.pinned_versions(after, "half_plus_two") == [124]
+        assert versions.available(versions.states(server.rest_url, "half_plus_two")) == {124}

@@ -1,5 +1,5 @@
 """The toolkit's pure pieces: shapes, TF Serving metric parsing, the client-side exporter's names,
-report tables, the percentile."""
+report tables, the percentile, model versions and their restore after a run."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ import subprocess
 import sys
 
 import pytest
+from embedded_tfserving.process import free_port
 from prometheus_client import generate_latest
 
-from tfserving_loadtest import metrics, report, server_metrics
+from tfserving_loadtest import metrics, report, server_metrics, versions
+from tfserving_loadtest.errors import LoadTestError
 from tfserving_loadtest.shapes import ShapeSpec, plan
 from tfserving_loadtest.stats import percentile
 
@@ -114,3 +116,26 @@ def test_metrics_text_with_types_is_read_by_name():
     snapshot = server_metrics.parse(text)
     assert snapshot.total(":tensorflow:serving:request_count", model_name="ctr") == 5
     assert snapshot.total(":tensorflow:serving:request_count", status="OK") == 3
+
+
+def test_restore_removes_the_runs_versions_and_says_when_the_earlier_one_does_not_serve(tmp_path):
+    base = tmp_path / "m"
+    for number in (1, 2, 3):
+        (base / str(number)).mkdir(parents=True)
+    nobody = f"http://127.0.0.1:{free_port()}"  # no server: version 1 never serves again
+    with pytest.raises(LoadTestError, match="version 1 of m did not serve again within 1s"):
+        versions.restore(base, {1}, nobody, "m", timeout=1)
+    assert list(versions.published(base)) == [1]  # the run's versions are gone, the earlier one kept
+
+
+def test_a_published_copy_is_the_next_number_and_staging_folders_are_not_versions(tmp_path):
+    base, source = tmp_path / "m", tmp_path / "export"
+    (base / "7").mkdir(parents=True)
+    (base / ".tmp-half-written").mkdir()
+    (source / "variables").mkdir(parents=True)
+    (source / "saved_model.pb").write_bytes(b"graph")
+    assert versions.publish_copy(source, base) == 8
+    assert (base / "8" / "saved_model.pb").read_bytes() == b"graph" and versions.newest(base) == base / "8"
+    assert sorted(versions.published(base)) == [7, 8]
+    with pytest.raises(LoadTestError, match="no published version of model 'empty'"):
+        versions.newest(tmp_path / "empty")

@@ -8,15 +8,16 @@ import functools
 import shutil
 from pathlib import Path
 
+import psutil
 import pytest
 
 from embedded_tfserving.process import ServerProcess
 from embedded_tfserving.testing import wait_for
+from tfserving_loadtest import versions
 from tfserving_loadtest.closed_loop import Load, Recorder
 
 from {{ cookiecutter.package_name }}.contract import AVAILABLE, END, version_states
 from {{ cookiecutter.package_name }}.loadtest.payloads import grpc_requests, rest_bodies
-from {{ cookiecutter.package_name }}.loadtest.soak import publish_copy, rss_mb
 
 CYCLES = 30
 
@@ -44,10 +45,10 @@ def test_rss_stays_flat_over_30_publish_and_unload_cycles(published_model, tmp_p
             curve = []
             try:
                 for _ in range(CYCLES):
-                    version = await asyncio.to_thread(publish_copy, base_path)
+                    version = await asyncio.to_thread(versions.publish_copy, versions.newest(base_path), base_path)
                     alone = functools.partial(_serves_alone, server.rest_url, published_model.name, version)
                     await asyncio.to_thread(wait_for, alone, f"version {version} serving alone", 60)
-                    curve.append(rss_mb(server.pid))
+                    curve.append(psutil.Process(server.pid).memory_info().rss / 2**20)
             finally:
                 load.stop.set()
                 await traffic

@@ -1,5 +1,6 @@
 """`canary`: roll a candidate version out on the running server, judged on a share of the traffic
-(rollouts/canary.py). Exit status 0 when promoted, 1 when rolled back."""
+(the toolkit's canary scenario, with this project's config, requests and locustfile). Exit status 0
+when promoted, 1 when rolled back."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from pathlib import Path
 
 import click
 
+from tfserving_loadtest.errors import CanaryError
+
 from .. import settings
-from ..errors import CanaryError
 from .options import model_name_option, models_dir_option, prometheus_option, reports_dir_option, server_options
 
 
@@ -56,19 +58,22 @@ def canary_command(candidate: int | None, rate: float, share: float, window: flo
     server applies without a restart; clients name the label `stable`."""
     import os
 
-    from ..rollouts import canary as scenario
-    from ..rollouts import canary_policy as canary
+    from tfserving_loadtest import canary_policy
+    from tfserving_loadtest.scenarios import canary
+
+    from ..loadtest import REQUESTS, preflight
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow builds the probe requests: no start-up chatter
-
-    summary = scenario.run(scenario.CanaryOptions(
-        config_path=config_path, models_dir=models_dir, model_name=model_name, rest_url=host.rstrip("/"),
-        grpc_target=grpc_target, prometheus=prometheus.rstrip("/"), candidate=candidate, rate=rate, share=share,
-        window=window, warmup=warmup, users=users or 0, apply_timeout=apply_timeout, metrics_port=metrics_port,
+    preflight.check_rest(host.rstrip("/"), model_name)  # this project's signature, before the toolkit's checks
+    summary = canary.run(canary.CanaryOptions(
+        config_path=config_path, base_path=models_dir / model_name, model_name=model_name, rest_url=host.rstrip("/"),
+        grpc_target=grpc_target, prometheus=prometheus.rstrip("/"), requests=REQUESTS, slo_ms=settings.slo_p99_ms(),
+        locustfile=settings.CANARY_LOCUSTFILE, candidate=candidate, rate=rate, share=share, window=window,
+        warmup=warmup, users=users or 0, apply_timeout=apply_timeout, metrics_port=metrics_port,
         reports_dir=reports_dir,
-        thresholds=canary.Thresholds(max_error_increase=max_error_increase, max_p99_ratio=max_p99_ratio,
-                                     p99_slack_ms=p99_slack_ms, min_requests=min_requests),
+        thresholds=canary_policy.Thresholds(max_error_increase=max_error_increase, max_p99_ratio=max_p99_ratio,
+                                            p99_slack_ms=p99_slack_ms, min_requests=min_requests),
     ))
-    if summary["decision"] != canary.PROMOTE:
+    if summary["decision"] != canary_policy.PROMOTE:
         raise CanaryError(f"version {summary['candidate_version']} rolled back; version {summary['serving_stable']} "
                           f"stays stable (report: {summary['run_dir']})")

@@ -187,14 +187,22 @@ def batching_command(levels: tuple[int, ...], level_seconds: float, protocol: st
                      workers: int | None, fail_if: list[thresholds.Threshold]) -> None:
     """Batching off vs on, same model and load: closed-loop throughput and latency at several
     concurrency levels, and each mode's capacity at p99 <= --slo-ms."""
-    from ..loadtest.scenarios import batching, common
+    from tfserving_loadtest.scenarios import batching
+    from tfserving_loadtest.server_command import Server
 
-    _finish(batching.run(batching.BatchingOptions(
-        models_dir=models_dir, model_name=model_name, levels=levels, level_seconds=level_seconds, protocol=protocol,
-        rows=rows, workers=workers or common.default_workers(), metrics_port=metrics_port,
-        in_place=in_place, reports_dir=reports_dir, slo_ms=slo_ms if capacity else None,
-        probe_seconds=probe_seconds, max_probes=max_probes, precision=precision,
-    )), fail_if)
+    from ..loadtest import REQUESTS
+    from ..loadtest.scenarios import common
+
+    with common.models_root(models_dir, model_name, in_place) as models:
+        def start_server(on: bool, log: Path) -> Server:
+            return common.start_server(common.server_flags(models, batching=on), log)
+
+        summary = batching.run(batching.BatchingOptions(
+            start_server=start_server, model_name=model_name, requests=REQUESTS, levels=levels,
+            level_seconds=level_seconds, protocol=protocol, rows=rows, workers=workers or common.default_workers(),
+            metrics_port=metrics_port, reports_dir=reports_dir, slo_ms=slo_ms if capacity else None,
+            max_error_rate=max_error_rate, probe_seconds=probe_seconds, max_probes=max_probes, precision=precision))
+    _finish(summary, fail_if)
 
 
 @loadtest_group.command("capacity")
@@ -250,12 +258,13 @@ def tune_command(budget: float, protocol: str, batching_file: Path, write_compos
     """Search TF Serving's batching parameters for the highest capacity at p99 <= --slo-ms, each
     candidate on an embedded server of its own; writes the best as batching.conf in the report."""
     from tfserving_loadtest.scenarios import tune
+    from tfserving_loadtest.server_command import Server
 
     from ..loadtest import REQUESTS
     from ..loadtest.scenarios import common
 
     with common.models_root(models_dir, model_name, in_place) as models:
-        def start_server(conf: Path, log: Path) -> tune.Server:
+        def start_server(conf: Path, log: Path) -> Server:
             return common.start_server(common.server_flags(models, batching=True, batching_file=conf), log)
 
         summary = tune.run(tune.TuneOptions(
@@ -284,13 +293,35 @@ def swap_command(users: int, interval: float, max_duration: float, corrupt: bool
                  grpc_target: str, models_dir: Path, in_place: bool, model_name: str, rows: int, metrics_port: int,
                  reports_dir: Path, workers: int | None, fail_if: list[thresholds.Threshold]) -> None:
     """Publish 2 new versions, a rollback and a corrupt version under gRPC load; no request may fail."""
-    from ..loadtest.scenarios import common, swap
+    from tfserving_loadtest.report import say
+    from tfserving_loadtest.scenarios import swap
 
-    _finish(swap.run(swap.SwapOptions(
-        models_dir=models_dir, model_name=model_name, users=users, interval=interval, max_duration=max_duration,
-        rows=rows, corrupt=corrupt, in_place=in_place, metrics_port=metrics_port, reports_dir=reports_dir,
-        against=against, rest_url=host.rstrip("/"), grpc_target=grpc_target, workers=workers or common.default_workers(),
-    )), fail_if)
+    from ..dashboards.grafana import annotate_quietly
+    from ..loadtest import REQUESTS, preflight
+    from ..loadtest.scenarios import common
+
+    def options(rest_url: str, target: str, models: Path, restore: bool) -> swap.SwapOptions:
+        preflight.check_rest(rest_url, model_name)  # this project's signature, before the toolkit's checks
+        return swap.SwapOptions(
+            rest_url=rest_url, grpc_target=target, model_name=model_name, base_path=models / model_name,
+            requests=REQUESTS, users=users, interval=interval, max_duration=max_duration, rows=rows, corrupt=corrupt,
+            restore=restore, metrics_port=metrics_port, reports_dir=reports_dir,
+            workers=workers or common.default_workers(),
+            annotate=lambda text, tags: annotate_quietly(text, tags, say))
+
+    preflight.newest_version(models_dir, model_name)  # before any server starts
+    if against == "running":
+        _finish(swap.run(options(host.rstrip("/"), grpc_target, models_dir, restore=True)), fail_if)
+        return
+    with common.models_root(models_dir, model_name, in_place) as models:
+        log = reports_dir / ".swap-server.log"  # into the run's folder once it exists
+        server = common.start_server(common.server_flags(models, batching=True, poll_seconds=1), log)
+        try:  # the server's copy goes with it: nothing to restore unless the versions are yours (--in-place)
+            summary = swap.run(options(server.rest_url, server.grpc_target, models, restore=in_place))
+        finally:
+            server.stop()
+    log.rename(Path(summary["run_dir"]) / "server.log")
+    _finish(summary, fail_if)
 
 
 @loadtest_group.command("rollout")
@@ -425,18 +456,29 @@ def bench_command(model_name: str, models_dir: Path, artifacts_dir: Path, batchi
 def soak_command(model_name: str, models_dir: Path, duration: float, interval: float, fault_every: float,
                  clients: int, batching_file: Path, output: Path | None) -> None:
     """Bounded soak on loopback: embedded server, mixed REST+gRPC load, periodic faults; JSON report."""
+    import shutil
+
+    from embedded_tfserving.process import ServerProcess
     from tfserving_loadtest.run_dirs import run_dir_path
-    from tfserving_loadtest.stats import PERCENTILE_RULE
+    from tfserving_loadtest.scenarios import soak
 
-    from ..loadtest.soak import run_soak
+    from ..loadtest import REQUESTS, preflight
 
+    newest = preflight.newest_version(models_dir, model_name)
     out_dir = output or run_dir_path(Path("reports"), "soak")
-    result = run_soak(models_dir, model_name, out_dir, duration, interval, fault_every, clients, batching_file,
-                      echo=lambda line: click.echo(line, err=True))
-    click.echo(f"\nrequests {result.requests} in {result.seconds:g} s; outcomes {result.outcomes}")
-    click.echo(f"server RSS {result.rss_start_mb} MB at start, {result.rss_end_mb} MB at end")
-    click.echo("p99 per interval (ms): " + ", ".join(str(i["p99_ms"]) for i in result.intervals))
-    click.echo(f"({PERCENTILE_RULE})")
-    click.echo(f"report: {out_dir / 'soak.json'}")
-    if result.unexpected:
-        raise LoadTestError(f"unexpected outcomes: {result.unexpected}")
+    served = out_dir / "models" / model_name  # the faults publish into this copy, never into models_dir
+    shutil.copytree(newest, served / "1")
+    flags = ["--port=0", f"--model_name={model_name}", f"--model_base_path={served.resolve()}",
+             "--file_system_poll_wait_seconds=1", "--max_num_load_retries=0", "--enable_batching",
+             f"--batching_parameters_file={batching_file.resolve()}"]
+    click.echo(f"serving {model_name} version {newest.name} as a copy in {served}", err=True)
+    with ServerProcess(flags, out_dir / "server.log") as server:  # plain loopback: no TLS, no keys
+        server.start()
+        result = soak.run(soak.SoakOptions(
+            rest_url=server.rest_url, grpc_target=server.grpc_target, model_name=model_name, base_path=served,
+            requests=REQUESTS, out_dir=out_dir, seconds=duration, interval=interval, fault_every=fault_every,
+            clients=clients, server_pid=server.pid, restore=False, echo=lambda line: click.echo(line, err=True)))
+        code = server.stop()
+    soak.finish(result, out_dir, click.echo)
+    if code != 0:
+        raise LoadTestError(f"the server exited with code {code} after the soak: see {out_dir / 'server.log'}")

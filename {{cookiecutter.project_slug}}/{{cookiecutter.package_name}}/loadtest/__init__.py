@@ -2,10 +2,11 @@
 
 - `payloads`: the payload hook (request pools from the schema), the locustfile's default source;
 - `preflight`: the toolkit's checks plus this project's signature check;
-- `scenarios/`: the scenarios that drive this project's own servers (batching, swap, scale);
-  steady, capacity and tune-batching are the toolkit's; canary and the rolling replacement are
-  deployment operations, in `<package>/rollouts/`;
-- `bench` and `soak` (with `naive_app`, `floor_server`, `load_paths`, `profile`).
+- `scenarios/`: the embedded servers (with the compose service's flags, on a copy of the newest
+  version) on which the toolkit's batching, swap, soak and tune-batching run, and the scale-out
+  comparison on compose replicas; steady, capacity and the canary are the toolkit's too, and the
+  rolling replacement is in `<package>/rollouts/`;
+- `bench` (with `naive_app`, `floor_server`, `load_paths`, `profile`): the serving benchmark.
 
 Importing this package configures the toolkit for this project: its runs use loadtests/locustfile.py
 from the project's root, its clients read the CA and API key as the project does (.env too), and

@@ -39,13 +39,13 @@ from typing import Any
 
 from embedded_tfserving.process import PACKAGE_PARENT, ChildProcess, ServerProcess, free_port
 from tfserving_loadtest.closed_loop import Load, Recorder
+from tfserving_loadtest.preflight import answers
 from tfserving_loadtest.resources import CpuMeter
 from tfserving_loadtest.stats import PERCENTILE_RULE, percentile
 
 from ..contract import SIGNATURE
 from ..errors import LoadTestError
 from ..settings import PROJECT_ROOT
-from ..stack.prometheus import answers
 from .load_paths import PathCell, load_path_cells, path_ratios
 from .payloads import grpc_requests, rest_bodies
 from .preflight import newest_version

@@ -1,4 +1,3 @@
-"""Deployment operations on the running stack, each judged under load: `canary` (a version loaded
-beside the stable one and labelled, a share of traffic sent to it, promoted or rolled back on the
-figures `canary_policy` reads from Prometheus and decides on) and `rolling` (compose replicas
-replaced one by one behind the balancer, no request may fail)."""
+"""Deployment operations on the running stack, judged under load: `rolling` (compose replicas
+replaced one by one behind the balancer, no request may fail). The canary is the toolkit's
+(tfserving_loadtest.scenarios.canary), run by `make canary` on this project's stack."""

@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from tfserving_loadtest import locust_run, plots, report, run_dirs
+from tfserving_loadtest.alongside import Driver, run_alongside
 from tfserving_loadtest.report import say
 from tfserving_loadtest.stats import percentile
 
 from ..errors import LoadTestError
 from ..loadtest import preflight
-from ..loadtest.scenarios.common import Driver, run_alongside
 from ..settings import PROJECT_ROOT
 from ..stack import images, replicas, rollout
 from ..stack.balancer import Balancer

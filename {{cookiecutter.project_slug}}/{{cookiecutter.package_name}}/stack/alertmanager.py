@@ -20,10 +20,10 @@ from urllib.parse import urlsplit, urlunsplit
 import yaml
 
 from embedded_tfserving.process import ChildProcess
+from tfserving_loadtest.preflight import answers
 
 from ..settings import PROJECT_ROOT
 from .project import Project
-from .prometheus import answers
 
 INSTALL_HINT = "apt-get install prometheus-alertmanager"
 # The compose service that runs the receiver (compose/docker-compose.yml).

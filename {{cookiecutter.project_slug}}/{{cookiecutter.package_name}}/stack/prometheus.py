@@ -17,10 +17,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import requests
 import yaml
 
 from embedded_tfserving.process import ChildProcess
+from tfserving_loadtest.preflight import answers
 
 from .project import Project
 
@@ -108,11 +108,3 @@ def prometheus_process(binary: str, config: Path, data_dir: Path, port: int, log
 def is_ready(port: int) -> bool:
     """Whether the Prometheus on 127.0.0.1:port answers /-/ready."""
     return answers(f"http://127.0.0.1:{port}/-/ready")
-
-
-def answers(url: str) -> bool:
-    """Whether a GET of `url` succeeds: the readiness probe of the stack's local services."""
-    try:
-        return requests.get(url, timeout=2).ok
-    except requests.RequestException:
-        return False

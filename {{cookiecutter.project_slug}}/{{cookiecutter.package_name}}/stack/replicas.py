@@ -8,8 +8,9 @@ within a second of the others, which is a swap, not a rollout.
 
 from __future__ import annotations
 
+from tfserving_loadtest import model_config
+
 from ..errors import StackError
-from . import model_config
 from .project import Project
 
 SERVICE = "tfserving-replica"

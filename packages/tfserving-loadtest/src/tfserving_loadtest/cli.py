@@ -1,6 +1,6 @@
-"""`tfserving-loadtest`: steady load, the capacity search and the batching tuner against any TF
-Serving endpoint and model, with requests from a JSON file, the model's warmup records or a payload
-hook.
+"""`tfserving-loadtest`: steady load, the capacity search, batching off against on, the batching
+tuner and version swaps under load, against any TF Serving endpoint and model, with requests from a
+JSON file, the model's warmup records or a payload hook.
 
 Locust is the engine (`locustfile` prints the path of the toolkit's own, for plain `locust -f`).
 An expected failure prints one `Error: ...` line and exits with status 1; Ctrl-C, 130.
@@ -38,6 +38,22 @@ def _server(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--grpc-target", default="", help="host:port of the gRPC API (default: --host's host:8500)")
 
 
+def _levels(value: str) -> tuple[int, ...]:
+    try:
+        levels = tuple(int(level) for level in value.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a comma-separated list of user counts") from None
+    if not levels or min(levels) < 1:
+        raise argparse.ArgumentTypeError(f"{value!r}: each level needs at least one user")
+    return levels
+
+
+def _server_command(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--server-command", required=True,
+                        help="the model server, taking tensorflow_model_server's flags, without ports or batching "
+                             "flags: e.g. 'tensorflow_model_server --model_name=m --model_base_path=/models/m'")
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     model = parser.add_argument_group("the model and its requests")
     model.add_argument("--model-name", required=True, help="the model's name on the server")
@@ -54,9 +70,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
                      help="exit 1 when this holds, e.g. 'p99_ms>50' or 'capacity_rps<100'; repeatable")
 
 
-def _objective(parser: argparse.ArgumentParser, probe_seconds: float, max_probes: int, precision: float) -> None:
+def _objective(parser: argparse.ArgumentParser, probe_seconds: float, max_probes: int, precision: float,
+               required: bool = True) -> None:
     objective = parser.add_argument_group("the objective and the search")
-    objective.add_argument("--slo-ms", type=_positive, required=True, help="latency objective: p99 at or below this")
+    objective.add_argument("--slo-ms", type=_positive, required=required, default=None,
+                           help="latency objective: p99 at or below this" + ("" if required else
+                                                                             " (default: no capacity search)"))
     objective.add_argument("--max-error-rate", type=float, default=0.001,
                            help="share of failed requests a rate may have and still pass (default: 0.001)")
     objective.add_argument("--probe-seconds", type=_positive, default=probe_seconds,
@@ -69,8 +88,9 @@ def _objective(parser: argparse.ArgumentParser, probe_seconds: float, max_probes
 
 
 def parser() -> argparse.ArgumentParser:
-    main = argparse.ArgumentParser(prog="tfserving-loadtest", description="Steady load, capacity at a latency objective "
-                                   "and a batching tuner for any TF Serving endpoint and model, on Locust.")
+    main = argparse.ArgumentParser(prog="tfserving-loadtest", description="Steady load, capacity at a latency objective, "
+                                   "batching off against on, a batching tuner, version swaps, soaks and canary rollouts "
+                                   "for any TF Serving endpoint and model, on Locust.")
     commands = main.add_subparsers(dest="command", required=True)
 
     capacity = commands.add_parser("capacity", help="the highest rate a running server answers within a p99 objective",
@@ -85,13 +105,39 @@ def parser() -> argparse.ArgumentParser:
     _common(capacity)
     _objective(capacity, probe_seconds=8, max_probes=12, precision=0.1)
 
+    batching = commands.add_parser("batching", help="the same load with batching off, then on: what batching buys",
+                                   description="Starts --server-command twice (batching off, then on, with free "
+                                               "ports), measures each closed-loop level, and with --slo-ms each "
+                                               "one's capacity at the objective; the on/off ratios are the verdict.")
+    _server_command(batching)
+    batching.add_argument("--batching-file", type=Path, default=None,
+                          help="the batching parameters when on (default: TF Serving's defaults)")
+    batching.add_argument("--levels", type=_levels, default=(1, 16, 64),
+                          help="closed-loop users per level, comma-separated (default: 1,16,64)")
+    batching.add_argument("--level-seconds", type=_positive, default=10.0, help="seconds per level (default: 10)")
+    _common(batching)
+    _objective(batching, probe_seconds=5, max_probes=10, precision=0.1, required=False)
+
+    swap = commands.add_parser("swap", help="new versions, a rollback and a corrupt one published under gRPC load",
+                               description="Publishes copies of the newest version into --model-base-path (the "
+                                           "folder the server polls) while gRPC users send: traffic must move to "
+                                           "each, no request may fail, the corrupt one must never serve. The "
+                                           "versions it published are removed afterwards.")
+    _server(swap)
+    swap.add_argument("--model-base-path", type=Path, required=True,
+                      help="the model's base path as the server reads it (its versions are numbered folders)")
+    swap.add_argument("--users", type=int, default=8, help="gRPC users (default: 8)")
+    swap.add_argument("--interval", type=_positive, default=5.0,
+                      help="seconds of traffic on each version before the next swap (default: 5)")
+    swap.add_argument("--max-duration", type=_positive, default=180.0, help="most seconds the run takes (default: 180)")
+    swap.add_argument("--no-corrupt", dest="corrupt", action="store_false", help="skip the corrupt version")
+    _common(swap)
+
     tune = commands.add_parser("tune-batching", help="search TF Serving's batching parameters for the most capacity",
                                description="Starts --server-command once per candidate (with free ports and the "
                                            "candidate's --batching_parameters_file), finds each one's capacity at "
                                            "the objective within --budget, and writes the best as batching.conf.")
-    tune.add_argument("--server-command", required=True,
-                      help="the model server, taking tensorflow_model_server's flags, without ports or batching "
-                           "flags: e.g. 'tensorflow_model_server --model_name=m --model_base_path=/models/m'")
+    _server_command(tune)
     tune.add_argument("--batching-file", type=Path, default=None,
                       help="the batching parameters in use, the baseline (default: TF Serving's defaults)")
     tune.add_argument("--write-batching-file", action="store_true",
@@ -113,6 +159,63 @@ def parser() -> argparse.ArgumentParser:
     steady.add_argument("--shape", choices=shapes.KINDS, default="steady",
                         help="steady, step (ramp to --users) or spike (default: steady)")
     _common(steady)
+
+    soak = commands.add_parser("soak", help="long mixed REST and gRPC load with faults: versions published, "
+                                            "malformed bursts",
+                               description="Closed-loop REST and gRPC clients for --duration while, every "
+                                           "--fault-every seconds, a copy of the newest version is published into "
+                                           "--model-base-path or a burst of malformed requests is sent; any outcome "
+                                           "other than OK or the bursts' 4xx fails it. Writes soak.json.")
+    _server(soak)
+    soak.add_argument("--model-name", required=True, help="the model's name on the server")
+    soak.add_argument("--requests", required=True, metavar="SOURCE", help=f"where requests come from: {sources.FORMS}")
+    soak.add_argument("--model-base-path", type=Path, required=True,
+                      help="the model's base path as the server reads it: the publish faults write there (and "
+                           "their versions are removed afterwards)")
+    soak.add_argument("--duration", type=_positive, default=120.0, help="seconds (default: 120)")
+    soak.add_argument("--interval", type=_positive, default=10.0, help="seconds per reported interval (default: 10)")
+    soak.add_argument("--fault-every", type=_positive, default=20.0, help="seconds between faults (default: 20)")
+    soak.add_argument("--clients", type=int, default=4, help="REST clients, and as many gRPC ones (default: 4)")
+    soak.add_argument("--server-pid", type=int, default=None, help="the server's process id, for its memory")
+    soak.add_argument("--reports-dir", type=Path, default=Path("reports"),
+                      help="the run writes REPORTS_DIR/<timestamp>-soak/soak.json (default: reports)")
+
+    canary = commands.add_parser("canary", help="roll a candidate version out on a running server, judged on a share "
+                                                "of the traffic in Prometheus",
+                                 description="Loads the candidate beside the stable version by rewriting the "
+                                             "models.config the server polls, sends --share of an open-loop gRPC "
+                                             "load to label canary and the rest to label stable, compares their "
+                                             "error ratios and p99s in Prometheus over --window, then promotes "
+                                             "(label stable -> candidate) or rolls back (candidate unloaded). "
+                                             "Exit status 0 when promoted, 1 when rolled back.")
+    _server(canary)
+    canary.add_argument("--model-name", required=True, help="the model's name on the server")
+    canary.add_argument("--requests", required=True, metavar="SOURCE", help=f"where requests come from: {sources.FORMS}")
+    canary.add_argument("--model-config-file", type=Path, required=True,
+                        help="the models.config the server polls (--model_config_file); rewritten at each step")
+    canary.add_argument("--model-base-path", type=Path, required=True, help="the model's versions, as numbered folders")
+    canary.add_argument("--prometheus", required=True, help="URL of the Prometheus that scrapes the load generator "
+                        "(a job named loadtest, at --metrics-port)")
+    canary.add_argument("--metrics-port", type=int, required=True, help="port of the load generator's metrics")
+    canary.add_argument("--candidate", type=int, default=None, help="version to roll out (default: the newest)")
+    canary.add_argument("--rate", type=_positive, default=100.0, help="requests/s, open loop, over both labels (default: 100)")
+    canary.add_argument("--share", type=_positive, default=0.2, help="share of the requests to the candidate (default: 0.2)")
+    canary.add_argument("--window", type=_positive, default=60.0, help="seconds of traffic judged (default: 60)")
+    canary.add_argument("--warmup", type=float, default=None,
+                        help="seconds of traffic before the window (default: two scrape intervals + 2)")
+    canary.add_argument("--slo-ms", type=_positive, default=100.0,
+                        help="the latency objective, for how many requests may be in flight (default: 100)")
+    canary.add_argument("--max-error-increase", type=float, default=0.001,
+                        help="roll back when the canary's error ratio exceeds stable's by more than this (default: 0.001)")
+    canary.add_argument("--max-p99-ratio", type=_positive, default=1.5,
+                        help="roll back when the canary's p99 exceeds stable's times this plus --p99-slack-ms (default: 1.5)")
+    canary.add_argument("--p99-slack-ms", type=float, default=10.0, help="allowance on the p99 comparison (default: 10)")
+    canary.add_argument("--min-requests", type=int, default=200,
+                        help="requests each label needs in the window; fewer: the candidate is rolled back (default: 200)")
+    canary.add_argument("--apply-timeout", type=_positive, default=120.0,
+                        help="seconds the server gets to apply each models.config change (default: 120)")
+    canary.add_argument("--reports-dir", type=Path, default=Path("reports"),
+                        help="the run writes REPORTS_DIR/<timestamp>-canary/ (default: reports)")
 
     commands.add_parser("locustfile", help="print the path of the toolkit's locustfile (for locust -f)")
     return main
@@ -156,6 +259,64 @@ def run(options: Any) -> None:
             rows=options.rows, workers=options.workers, metrics_port=options.metrics_port,
             shape=["--shape", options.shape], reports_dir=options.reports_dir, rate=options.rate,
             arrivals=options.arrivals, requests=options.requests))
+    elif options.command == "batching":
+        from . import server_command
+        from .scenarios import batching
+
+        server_command.check_command(options.server_command)
+
+        def start_either(on: bool, log: Path) -> server_command.RunningServer:
+            return server_command.start(options.server_command, options.model_name, log, batching=on,
+                                        batching_file=options.batching_file)
+
+        summary = batching.run(batching.BatchingOptions(
+            start_server=start_either, model_name=options.model_name, requests=options.requests,
+            levels=options.levels, level_seconds=options.level_seconds, protocol=options.protocol, rows=options.rows,
+            workers=options.workers, metrics_port=options.metrics_port, reports_dir=options.reports_dir,
+            slo_ms=options.slo_ms, max_error_rate=options.max_error_rate, probe_seconds=options.probe_seconds,
+            max_probes=options.max_probes, precision=options.precision))
+    elif options.command == "soak":
+        from .run_dirs import run_dir_path
+        from .scenarios import soak
+
+        host = options.host.rstrip("/")
+        out_dir = run_dir_path(options.reports_dir, "soak")
+        soak.finish(soak.run(soak.SoakOptions(
+            rest_url=host, grpc_target=_grpc_target(host, options.grpc_target), model_name=options.model_name,
+            base_path=options.model_base_path, requests=options.requests, out_dir=out_dir, seconds=options.duration,
+            interval=options.interval, fault_every=options.fault_every, clients=options.clients,
+            server_pid=options.server_pid)), out_dir)
+        return
+    elif options.command == "canary":
+        from . import canary_policy
+        from .errors import CanaryError
+        from .scenarios import canary
+
+        host = options.host.rstrip("/")
+        summary = canary.run(canary.CanaryOptions(
+            config_path=options.model_config_file, base_path=options.model_base_path, model_name=options.model_name,
+            rest_url=host, grpc_target=_grpc_target(host, options.grpc_target),
+            prometheus=options.prometheus.rstrip("/"), requests=options.requests, slo_ms=options.slo_ms,
+            candidate=options.candidate, rate=options.rate, share=options.share, window=options.window,
+            warmup=options.warmup, apply_timeout=options.apply_timeout, metrics_port=options.metrics_port,
+            reports_dir=options.reports_dir,
+            thresholds=canary_policy.Thresholds(max_error_increase=options.max_error_increase,
+                                                max_p99_ratio=options.max_p99_ratio,
+                                                p99_slack_ms=options.p99_slack_ms, min_requests=options.min_requests)))
+        if summary["decision"] != canary_policy.PROMOTE:
+            raise CanaryError(f"version {summary['candidate_version']} rolled back; version "
+                              f"{summary['serving_stable']} stays stable (report: {summary['run_dir']})")
+        return
+    elif options.command == "swap":
+        from .scenarios import swap
+
+        host = options.host.rstrip("/")
+        summary = swap.run(swap.SwapOptions(
+            rest_url=host, grpc_target=_grpc_target(host, options.grpc_target), model_name=options.model_name,
+            base_path=options.model_base_path, requests=options.requests, users=options.users,
+            interval=options.interval, max_duration=options.max_duration, rows=options.rows,
+            corrupt=options.corrupt, metrics_port=options.metrics_port, reports_dir=options.reports_dir,
+            workers=options.workers))
     else:
         from . import server_command
         from .scenarios import tune
@@ -163,7 +324,7 @@ def run(options: Any) -> None:
         server_command.check_command(options.server_command)
 
         def start_server(batching_file: Path, log: Path) -> server_command.RunningServer:
-            return server_command.start(options.server_command, options.model_name, batching_file, log)
+            return server_command.start(options.server_command, options.model_name, log, batching_file=batching_file)
 
         summary = tune.run(tune.TuneOptions(
             start_server=start_server, model_name=options.model_name, slo_ms=options.slo_ms, requests=options.requests,

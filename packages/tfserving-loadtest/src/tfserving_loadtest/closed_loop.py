@@ -92,7 +92,9 @@ class Load:
             try:
                 async with session.post(url, data=body, headers=headers, ssl=ssl_context) as reply:
                     payload = await reply.read()
-                    return "ok" if reply.status == 200 and b"predictions" in payload else f"rest_{reply.status}"
+                    # A row-format request is answered with "predictions", a columnar one with "outputs".
+                    answered = b'"predictions"' in payload or b'"outputs"' in payload
+                    return "ok" if reply.status == 200 and answered else f"rest_{reply.status}"
             except (TimeoutError, aiohttp.ClientError) as error:
                 return f"rest_{type(error).__name__}"
 

@@ -13,3 +13,11 @@ class ServerUnreachable(LoadTestError):
 
 class DashboardError(LoadTestError):
     """Dashboards cannot be evaluated or drawn (no Prometheus, a bad duration)."""
+
+
+class CanaryError(LoadTestError):
+    """A canary cannot start, or its rollout could not be applied (the candidate was rolled back)."""
+
+
+class ConfigError(LoadTestError):
+    """A model server config file cannot be read or used."""

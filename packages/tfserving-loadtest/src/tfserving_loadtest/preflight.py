@@ -19,6 +19,14 @@ from .stats import percentile
 AVAILABLE = "AVAILABLE"  # ModelVersionStatus.State of a serving version
 
 
+def answers(url: str) -> bool:
+    """Whether a GET of `url` succeeds (a readiness probe: an exporter, a Prometheus)."""
+    try:
+        return requests.get(url, timeout=2).ok
+    except requests.RequestException:
+        return False
+
+
 def get(url: str) -> requests.Response:
     """GET `url` with this process's access; LoadTestError when nobody answers or a key is wanted."""
     client = access.current()

@@ -1,8 +1,10 @@
-"""A model server the tuner starts once per batching candidate: any command that takes
-tensorflow_model_server's flags (`tensorflow_model_server ...` itself, or `embedded-tfserving ...`).
+"""A model server the toolkit starts itself (the tuner once per candidate, the batching
+comparison once with batching off and once on): any command that takes tensorflow_model_server's
+flags (`tensorflow_model_server ...` itself, or `embedded-tfserving ...`).
 
 The toolkit adds the ports (free ones, on loopback) and the batching flags, and waits until the
-model has an AVAILABLE version.
+model has an AVAILABLE version. A project may start its servers its own way: anything with the
+`Server` shape will do.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import shlex
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import requests
 from embedded_tfserving.errors import StartupError
@@ -22,11 +25,30 @@ from .preflight import AVAILABLE
 OWN_FLAGS = ("--port", "--rest_api_port", "--enable_batching", "--batching_parameters_file")
 
 
+class Server(Protocol):
+    """A started model server (RunningServer, or a project's own)."""
+
+    @property
+    def rest_url(self) -> str: ...
+
+    @property
+    def grpc_target(self) -> str: ...
+
+    @property
+    def pid(self) -> int | None: ...
+
+    def stop(self) -> object: ...
+
+
 @dataclass
 class RunningServer:
     rest_url: str
     grpc_target: str
     process: ChildProcess
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid
 
     def stop(self) -> None:
         self.process.stop()
@@ -47,11 +69,16 @@ def check_command(command: str) -> list[str]:
     return words
 
 
-def start(command: str, model_name: str, batching_file: Path, log_path: Path, timeout: float = 180) -> RunningServer:
-    """`command` with free ports and batching from `batching_file`, once `model_name` is AVAILABLE."""
+def start(command: str, model_name: str, log_path: Path, *, batching: bool = True, batching_file: Path | None = None,
+          timeout: float = 180) -> RunningServer:
+    """`command` with free ports, batching on (with `batching_file`'s parameters, else TF Serving's
+    defaults) or off, once `model_name` is AVAILABLE."""
     grpc_port, rest_port = free_port(), free_port()
-    words = [*check_command(command), f"--port={grpc_port}", f"--rest_api_port={rest_port}",
-             "--enable_batching=true", f"--batching_parameters_file={batching_file.resolve()}"]
+    words = [*check_command(command), f"--port={grpc_port}", f"--rest_api_port={rest_port}"]
+    if batching:
+        words.append("--enable_batching=true")
+    if batching and batching_file is not None:
+        words.append(f"--batching_parameters_file={batching_file.resolve()}")
     rest_url = f"http://127.0.0.1:{rest_port}"
     process = ChildProcess(words, log_path)
 

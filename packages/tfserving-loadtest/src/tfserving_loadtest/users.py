@@ -13,6 +13,7 @@ from typing import Any
 from locust import FastHttpUser, LoadTestShape, User, constant, task
 
 from . import access, hooks, open_loop  # importing hooks installs the options, pools, exporter
+from .canary_policy import CANARY, STABLE
 from .grpc_client import PredictClient
 from .shapes import plan, spec_from_options
 
@@ -99,3 +100,23 @@ class LoadShape(LoadTestShape):
         if open_loop.enabled(options):
             spec = replace(spec, kind="steady")
         return plan(spec, self.get_run_time())
+
+
+class GrpcCanaryUser(GrpcBase):
+    """Open loop over gRPC, each request addressed to a version label: --canary-share of them to
+    `canary`, the rest to `stable`. The client routes, as TF Serving's own clients do: the server has
+    no traffic weights, a label is how a request picks a version (the canary scenario runs this
+    user, from a locustfile of its own: see canary_locustfile.py)."""
+
+    routes = (STABLE, CANARY)
+
+    def on_start(self) -> None:
+        super().on_start()
+        self.pools = {label: hooks.labelled_pool(label) for label in self.routes}
+        self.share = self.environment.parsed_options.canary_share
+
+    @task
+    def predict(self) -> None:
+        due = open_loop.next_due()
+        label = CANARY if random.random() < self.share else STABLE
+        self.client.predict(random.choice(self.pools[label]), name=f"Predict {label}", started=due, route=label)

@@ -1,5 +1,5 @@
-"""The experiments that start, swap or scale this project's own servers: batching (off vs on, each
-on an embedded server of its own), swap (versions published under load), scale (throughput at 1 and
-3 compose replicas), with `common` (their servers, and Locust run beside a driver). Each writes
-reports/<timestamp>-<scenario>/ with the toolkit's report; steady, capacity and tune-batching are
-the toolkit's own (tfserving_loadtest.scenarios); canary and rolling replacement are in rollouts/."""
+"""The experiments on this project's own servers: the scale-out comparison (throughput at 1 and 3
+compose replicas), and `common` (a copy of the newest version, the embedded server with the compose
+service's flags) on which the toolkit's batching, swap and tune-batching run. Steady, capacity,
+batching, tune-batching and swap are the toolkit's (tfserving_loadtest.scenarios); canary and the
+rolling replacement are in rollouts/."""

@@ -1,24 +1,21 @@
-"""What the scenarios share: the model to serve, the embedded server and its flags, and running
-Locust while a driver changes the server."""
+"""What this project's scenarios share: the model to serve on a copy, and the embedded server with
+the compose service's flags (the toolkit's batching, swap and tune-batching run on it)."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import tempfile
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from embedded_tfserving.errors import StartupError
 from embedded_tfserving.process import ServerProcess
-from tfserving_loadtest import locust_run
-from tfserving_loadtest.report import say
+from tfserving_loadtest import model_config
 
 from ...errors import LoadTestError
 from ...settings import PROJECT_ROOT
-from ...stack import model_config
 from ...stack.embedded import server_flags as compose_server_flags
 from ...stack.project import Project
 from ..preflight import newest_version
@@ -82,44 +79,3 @@ def start_server(flags: list[str], log_path: Path) -> ServerProcess:
 def default_workers() -> int:
     """Locust worker processes: one per four cores, leaving the rest to the server (1 on small machines)."""
     return max(1, (os.cpu_count() or 1) // 4)
-
-
-class Driver(threading.Thread):
-    """What a scenario does to the server while Locust runs (`steps`): `done` once the steps are
-    over or failed (`error` says why), `cancel` set when the run ends first."""
-
-    def __init__(self) -> None:
-        super().__init__(daemon=True)
-        self.error: str | None = None
-        self.done = threading.Event()
-        self.cancel = threading.Event()
-
-    def run(self) -> None:
-        try:
-            self.steps()
-        except Exception as error:  # reported in the summary; the load still stops cleanly
-            self.error = f"{type(error).__name__}: {error}"
-        finally:
-            self.done.set()
-
-    def steps(self) -> None:
-        raise NotImplementedError
-
-
-def run_alongside(spec: locust_run.LocustRun, driver: Driver, finish_seconds: float) -> tuple[locust_run.LocustResult, bool]:
-    """Locust runs `spec` until the driver is done; (its result, whether Ctrl-C ended it). The driver
-    starts once Locust sends; when the run ends first, it is cancelled and given `finish_seconds` to
-    finish the step it is in, so that no step is left half done."""
-    timer = threading.Timer(3.0, driver.start)
-    timer.start()
-    interrupted = False
-    try:
-        result = locust_run.run(spec, progress=say, stop_when=driver.done.is_set)
-    except locust_run.Interrupted as stop:
-        result, interrupted = stop.result, True
-    finally:
-        timer.cancel()
-        driver.cancel.set()
-        if driver.is_alive():
-            driver.join(timeout=finish_seconds)
-    return result, interrupted

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from embedded_tfserving.config import BatchingParameters, parse_batching_parameters, read_batching_parameters
 from google.protobuf import text_format
@@ -20,22 +20,11 @@ from google.protobuf import text_format
 from .. import batching_search, capacity_search, plots, report, run_dirs
 from ..errors import LoadTestError
 from ..report import say
+from ..server_command import Server
 from .capacity import check_objective
 
 FIRST_EXTRA_PROBES = 4  # doubling from the unloaded latency's safe start to a failing rate
 COLUMNS = ("candidate", *batching_search.PARAMS, "capacity_rps", "p99_at_capacity_ms", "probes", "seconds", "note")
-
-
-class Server(Protocol):
-    """A started model server (server_command.RunningServer, or a project's own)."""
-
-    @property
-    def rest_url(self) -> str: ...
-
-    @property
-    def grpc_target(self) -> str: ...
-
-    def stop(self) -> object: ...
 
 
 @dataclass

@@ -14,13 +14,13 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import urlparse
 
-from tfserving_loadtest.errors import DashboardError
-from tfserving_loadtest.prometheus import Prometheus, QueryError, parse_duration
-
-from ..contract import CANARY, STABLE
-from ..errors import CanaryError
+from .errors import CanaryError, DashboardError
+from .prometheus import Prometheus, QueryError, parse_duration
 
 PROMOTE, ROLLBACK = "promote", "rollback"
+# The version labels of a canary (models.config version_labels): clients that name `stable` get the
+# promoted version, `canary` the candidate under evaluation.
+STABLE, CANARY = "stable", "canary"
 
 
 @dataclass(frozen=True)
@@ -114,8 +114,8 @@ def require_prometheus(prometheus: str, wait_s: float = 15) -> Scraping:
         try:
             targets = Prometheus(prometheus, timeout=5).targets()
         except (DashboardError, QueryError, KeyError):
-            raise CanaryError(f"no Prometheus answers at {prometheus}: the canary reads its figures there. `make serve` "
-                              "starts one (in compose, or with `prometheus` installed: apt-get install prometheus)") from None
+            raise CanaryError(f"no Prometheus answers at {prometheus}: the canary reads its figures there. start one "
+                              "that scrapes the load generator (job `loadtest`), or pass --prometheus") from None
         jobs = [t for t in targets if t.get("labels", {}).get("job") == "loadtest"]
         if jobs:
             hosts = {urlparse(t.get("scrapeUrl", "")).hostname for t in jobs}
@@ -123,12 +123,11 @@ def require_prometheus(prometheus: str, wait_s: float = 15) -> Scraping:
                             from_outside=not hosts <= {"127.0.0.1", "localhost", "::1"})
         if time.monotonic() > deadline:
             raise CanaryError(f"the Prometheus at {prometheus} has no `loadtest` scrape job, so it cannot see the "
-                              "canary's traffic (compose/prometheus.yml defines one)")
+                              "canary's traffic: add a job `loadtest` scraping the load generator's --metrics-port")
         time.sleep(1)
 
 
 def _series(metric: str, selector: str, window: str) -> str:
-    # Concatenated, not an f-string: this file is a template, where doubled braces mean Jinja.
     return "increase(" + metric + "{" + selector + "}[" + window + "])"
 
 

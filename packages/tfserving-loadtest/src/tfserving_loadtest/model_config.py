@@ -1,7 +1,7 @@
-"""compose/models.config, the ModelServerConfig that TF Serving (and the embedded server) polls:
-read it, pin a model to explicit versions with version labels, write it back.
+"""A models.config, the ModelServerConfig that TF Serving (and the embedded server) polls with
+--model_config_file: read it, pin a model to explicit versions with version labels, write it back.
 
-The servers re-read the file every --model_config_file_poll_wait_seconds (MODEL_CONFIG_POLL_SECONDS),
+The servers re-read the file every --model_config_file_poll_wait_seconds,
 so a rewrite applies without a restart. A config the server rejects (a label on a version that is not
 AVAILABLE, say) changes nothing there: it keeps the last config it accepted.
 """
@@ -11,28 +11,27 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from embedded_tfserving import errors as server_errors
+from embedded_tfserving.config import read_model_server_config
 from google.protobuf import text_format
 from tensorflow_serving.config.model_server_config_pb2 import ModelConfig, ModelServerConfig
 
-from embedded_tfserving.config import read_model_server_config
-from embedded_tfserving.errors import ConfigError
-
-from ..errors import StackError
+from .errors import ConfigError
 
 
 def read(path: Path) -> ModelServerConfig:
     """The file as the embedded server reads it (the same parser and checks)."""
     try:
         return read_model_server_config(path)
-    except ConfigError as error:
-        raise StackError(f"cannot use the model config: {error}") from None
+    except server_errors.ConfigError as error:
+        raise ConfigError(f"cannot use the model config: {error}") from None
 
 
 def model_entry(config: ModelServerConfig, name: str) -> ModelConfig:
     for entry in config.model_config_list.config:
         if entry.name == name:
             return entry
-    raise StackError(f"model {name!r} is not in the model config (models: "
+    raise ConfigError(f"model {name!r} is not in the model config (models: "
                      f"{', '.join(e.name for e in config.model_config_list.config) or 'none'})")
 
 
@@ -55,8 +54,8 @@ def pinned(config: ModelServerConfig, name: str, versions: Iterable[int], versio
 
 
 def unpinned(config: ModelServerConfig, name: str, num_versions: int = 2) -> ModelServerConfig:
-    """A copy of `config` serving the `num_versions` newest versions of `name`, with no labels: the
-    template's policy, for servers that serve copies of the newest version only."""
+    """A copy of `config` serving the `num_versions` newest versions of `name`, with no labels:  a
+    policy for servers that serve copies of the newest version only."""
     changed = _with_labels(config, name, {})
     model_entry(changed, name).model_version_policy.latest.num_versions = num_versions
     return changed

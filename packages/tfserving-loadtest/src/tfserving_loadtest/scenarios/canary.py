@@ -1,7 +1,8 @@
-"""A canary rollout on the running server (`make canary`): load a candidate version beside the
-stable one, send it a share of the traffic, judge it in Prometheus, then promote or roll back.
+"""A canary rollout on a running server: load a candidate version beside the stable one, send it a
+share of the traffic, judge it in Prometheus, then promote or roll back.
 
-Every step is a models.config rewrite that the server picks up on its next poll, no restart:
+Every step is a rewrite of the models.config the server polls (--model_config_file), picked up
+on its next poll, no restart:
 1. pin the model to {stable, candidate} with label stable -> stable, and wait for the candidate to
    load (a candidate that fails to load is rolled back there);
 2. add label canary -> candidate (a label may only name a version that is AVAILABLE);
@@ -21,17 +22,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tfserving_loadtest import arrivals, locust_run, report, run_dirs
-from tfserving_loadtest.report import say
-
-from .. import settings
-from ..contract import AVAILABLE, CANARY, STABLE, available_versions, client_access, published_versions, version_states
+from .. import access, arrivals, locust_run, model_config, preflight, report, run_dirs, versions
+from .. import canary_policy as canary
+from ..alongside import Driver, run_alongside
+from ..canary_policy import CANARY, STABLE
 from ..errors import CanaryError
-from ..loadtest import preflight
-from ..loadtest.scenarios.common import Driver, run_alongside
-from ..stack import model_config
-from ..stack.prometheus import answers
-from . import canary_policy as canary
+from ..report import say
+from ..versions import AVAILABLE
+
+CANARY_LOCUSTFILE = Path(__file__).resolve().parent.parent / "canary_locustfile.py"
 
 COLUMNS = ("route", "requests", "failures", "error_ratio", "p99_ms")
 LOCUST_COLUMNS = ("route", "requests", "failures", "p99_ms")
@@ -41,11 +40,14 @@ TIMELINE_COLUMNS = ("at_s", "step")
 @dataclass
 class CanaryOptions:
     config_path: Path  # the models.config the server polls
-    models_dir: Path
+    base_path: Path  # the model's versions, as numbered folders
     model_name: str
     rest_url: str
     grpc_target: str
     prometheus: str
+    requests: str = ""  # sources.parse; "": the locustfile's default
+    slo_ms: float = 100.0  # the latency objective: how many requests may be in flight (arrivals.users_for)
+    locustfile: Path = CANARY_LOCUSTFILE  # one with GrpcCanaryUser (a project's adds its own defaults)
     candidate: int | None = None  # None: the newest published version
     rate: float = 100.0  # requests/s, open loop, over both labels
     share: float = 0.2  # of the requests to the canary
@@ -75,9 +77,10 @@ def run(options: CanaryOptions) -> dict[str, Any]:
     preflight.check_rest(options.rest_url, options.model_name)
     preflight.check_grpc(options.grpc_target)
     if not options.metrics_port:
-        raise CanaryError("the canary needs the load generator's metrics in Prometheus: set LOADTEST_METRICS_PORT")
+        raise CanaryError("the canary needs the load generator's metrics in Prometheus: give --metrics-port, "
+                          "the port that Prometheus's `loadtest` job scrapes")
     config = model_config.read(options.config_path)
-    states = version_states(options.rest_url, options.model_name)
+    states = versions.states(options.rest_url, options.model_name)
     candidate = _candidate(options)
     stable = _stable(config, options.model_name, states, candidate)
     scraping = canary.require_prometheus(options.prometheus) if stable is not None else None
@@ -96,17 +99,17 @@ def run(options: CanaryOptions) -> dict[str, Any]:
     finally:
         if not settled:  # an error or Ctrl-C mid-way: the old stable alone, as before the canary
             _apply(options, model_config.pinned(config, options.model_name, [stable], {STABLE: stable}),
-                   f"make canary stopped mid-way: version {stable} alone, as before", timeline)
+                   f"the canary stopped mid-way: version {stable} alone, as before", timeline)
     return summary
 
 
 def _candidate(options: CanaryOptions) -> int:
-    published = published_versions(options.models_dir / options.model_name)
+    published = versions.published(options.base_path)
     if not published:
-        raise CanaryError(f"no version published under {options.models_dir / options.model_name}: `make export` first")
+        raise CanaryError(f"no version published under {options.base_path}: publish the candidate there first")
     candidate = options.candidate if options.candidate is not None else max(published)
     if candidate not in published:
-        raise CanaryError(f"version {candidate} is not published under {options.models_dir / options.model_name} "
+        raise CanaryError(f"version {candidate} is not published under {options.base_path} "
                           f"(published: {', '.join(map(str, sorted(published)))})")
     return candidate
 
@@ -114,17 +117,17 @@ def _candidate(options: CanaryOptions) -> int:
 def _stable(config: Any, name: str, states: dict[int, dict[str, Any]], candidate: int) -> int | None:
     """The label `stable` of the config; without one, the newest version serving now other than the
     candidate; None when there is none (the first version)."""
-    serving = available_versions(states)
+    serving = versions.available(states)
     stable = model_config.labels(config, name).get(STABLE)
     if stable is None:
         others = serving - {candidate}
         return max(others) if others else None
     if stable == candidate:
-        raise CanaryError(f"version {candidate} is already the stable version: publish a new one (`make export`) "
-                          "or name another with CANDIDATE=<version>")
+        raise CanaryError(f"version {candidate} is already the stable version: publish a new one "
+                          "or name another candidate")
     if stable not in serving:
         raise CanaryError(f"the stable version {stable} (models.config's label) is not AVAILABLE on the server: "
-                          "see `make status`")
+                          "see its status (GET /v1/models/<name>) and its log")
     return stable
 
 
@@ -133,7 +136,7 @@ def _first_version(options: CanaryOptions, config: Any, candidate: int, run_dir:
     """Nothing serves yet to compare with: the version goes live as the first stable."""
     say(f"no stable version to compare with: version {candidate} becomes the first stable version")
     _apply(options, model_config.pinned(config, options.model_name, [candidate], {STABLE: candidate}),
-           f"make canary: version {candidate} is the first stable version", timeline)
+           f"canary: version {candidate} is the first stable version", timeline)
     _wait_label(options, STABLE, candidate, timeline)
     decision = canary.Decision(canary.PROMOTE, ["first version: nothing to compare with"], decided=True)
     return _write(options, run_dir, timeline, None, candidate, decision, {}, [], None)
@@ -143,14 +146,14 @@ def _canary(options: CanaryOptions, config: Any, stable: int, candidate: int, sc
             run_dir: Path, timeline: Timeline) -> dict[str, Any]:
     name, both = options.model_name, [stable, candidate]
     _apply(options, model_config.pinned(config, name, both, {STABLE: stable}),
-           f"make canary: version {candidate} loading beside stable version {stable}", timeline)
+           f"canary: version {candidate} loading beside stable version {stable}", timeline)
     _wait_label(options, STABLE, stable, timeline)
     failed = _wait_loaded(options, candidate, timeline)
     if failed:
         decision = canary.Decision(canary.ROLLBACK, [f"version {candidate} failed to load: {failed}"], decided=True)
         return _settle(options, config, stable, candidate, decision, run_dir, timeline, {}, [], None)
     _apply(options, model_config.pinned(config, name, both, {STABLE: stable, CANARY: candidate}),
-           f"make canary: label canary -> version {candidate}, stable -> {stable}", timeline)
+           f"canary: label canary -> version {candidate}, stable -> {stable}", timeline)
     _wait_label(options, CANARY, candidate, timeline)
 
     warmup = options.warmup if options.warmup is not None else 2 * scraping.interval_s + 2
@@ -177,7 +180,7 @@ class Judge(Driver):
     def steps(self) -> None:
         exporter = f"http://127.0.0.1:{self.options.metrics_port}/metrics"
         deadline = time.monotonic() + 120
-        while not self.cancel.is_set() and not answers(exporter):
+        while not self.cancel.is_set() and not preflight.answers(exporter):
             if time.monotonic() > deadline:
                 raise CanaryError(f"the load generator's metrics never answered at {exporter}")
             self.cancel.wait(0.5)
@@ -196,14 +199,14 @@ class Judge(Driver):
 
 def _load(options: CanaryOptions, run_dir: Path, judge: Judge, timeline: Timeline,
           metrics_addr: str) -> locust_run.LocustResult:
-    users = options.users or arrivals.users_for(options.rate, settings.slo_p99_ms() / 1000)
+    users = options.users or arrivals.users_for(options.rate, options.slo_ms / 1000)
     timeline(f"load: {options.rate:g} requests/s ({options.share:.0%} to canary), at most {users} in flight; "
              f"{judge.warmup:g}s of warm-up, then the {options.window:g}s window")
     spec = locust_run.LocustRun(
         label="canary", out_dir=run_dir, host=options.rest_url, model_name=options.model_name, protocol="grpc",
         users=users, workers=options.workers, grpc_target=options.grpc_target, metrics_port=options.metrics_port,
         metrics_addr=metrics_addr, arrival_rate=options.rate, user_classes=["GrpcCanaryUser"],
-        locustfile=settings.CANARY_LOCUSTFILE,
+        locustfile=options.locustfile, requests=options.requests,
         shape_options=["--canary-share", f"{options.share:g}"],
         # An upper bound: the judge ends the run once it has read the window.
         seconds=judge.warmup + options.window + judge.scrape_s + 120,
@@ -224,11 +227,11 @@ def _settle(options: CanaryOptions, config: Any, stable: int, candidate: int, de
     if decision.action == canary.PROMOTE:
         # The old stable stays loaded: rolling back later is a label move, not a load.
         _apply(options, model_config.pinned(config, name, [stable, candidate], {STABLE: candidate}),
-               f"make canary: promoted version {candidate} (previous stable {stable} kept loaded)", timeline)
+               f"canary: promoted version {candidate} (previous stable {stable} kept loaded)", timeline)
         _wait_label(options, STABLE, candidate, timeline)
     else:
         _apply(options, model_config.pinned(config, name, [stable], {STABLE: stable}),
-               f"make canary: rolled back version {candidate}; version {stable} stays stable", timeline)
+               f"canary: rolled back version {candidate}; version {stable} stays stable", timeline)
         _wait_unloaded(options, candidate, timeline)
     return _write(options, run_dir, timeline, stable, candidate, decision, figures, locust_rows, result, range_s)
 
@@ -237,8 +240,8 @@ def _settle(options: CanaryOptions, config: Any, stable: int, candidate: int, de
 
 def _apply(options: CanaryOptions, config: Any, note: str, timeline: Timeline) -> None:
     model_config.write(options.config_path, config, f"{note}\n(written {time.strftime('%Y-%m-%d %H:%M:%S')}; "
-                       "the template's original is in git)")
-    timeline(f"models.config: {note.removeprefix('make canary: ')}")
+                       "the canary's report keeps the one before it)")
+    timeline(f"models.config: {note.removeprefix('canary: ')}")
 
 
 def _deadline(options: CanaryOptions) -> float:
@@ -255,12 +258,12 @@ def _wait_label(options: CanaryOptions, label: str, version: int, timeline: Time
     request = get_model_metadata_pb2.GetModelMetadataRequest(metadata_field=["signature_def"])
     request.model_spec.name = options.model_name
     request.model_spec.version_label = label
-    access = client_access()
-    stub = prediction_service_pb2_grpc.PredictionServiceStub(access.grpc_channel(options.grpc_target))
+    client = access.current()
+    stub = prediction_service_pb2_grpc.PredictionServiceStub(client.grpc_channel(options.grpc_target))
     deadline, answer = _deadline(options), ""
     while time.monotonic() < deadline:
         try:
-            served = stub.GetModelMetadata(request, timeout=10, metadata=access.grpc_metadata()).model_spec.version.value
+            served = stub.GetModelMetadata(request, timeout=10, metadata=client.grpc_metadata()).model_spec.version.value
             if served == version:
                 timeline(f"label {label} -> version {version} answers")
                 return
@@ -270,14 +273,14 @@ def _wait_label(options: CanaryOptions, label: str, version: int, timeline: Time
         time.sleep(0.5)
     raise CanaryError(f"the server did not apply models.config within {options.apply_timeout:.0f}s (label {label} "
                       f"should name version {version}; last answer: {answer}). Its poll period is "
-                      "MODEL_CONFIG_POLL_SECONDS; see its log")
+                      "--model_config_file_poll_wait_seconds; see its log")
 
 
 def _wait_loaded(options: CanaryOptions, version: int, timeline: Timeline) -> str:
     """'' once `version` is AVAILABLE; the error when it failed to load (or did not load in time)."""
     deadline, entry = _deadline(options), {}
     while time.monotonic() < deadline:
-        entry = version_states(options.rest_url, options.model_name).get(version, {})
+        entry = versions.states(options.rest_url, options.model_name).get(version, {})
         error = entry.get("status", {}).get("error_code", "OK")
         if entry.get("state") == AVAILABLE:
             timeline(f"version {version} AVAILABLE")
@@ -292,12 +295,12 @@ def _wait_loaded(options: CanaryOptions, version: int, timeline: Timeline) -> st
 def _wait_unloaded(options: CanaryOptions, version: int, timeline: Timeline) -> None:
     deadline = _deadline(options)
     while time.monotonic() < deadline:
-        if version not in available_versions(version_states(options.rest_url, options.model_name)):
+        if version not in versions.available(versions.states(options.rest_url, options.model_name)):
             timeline(f"version {version} unloaded")
             return
         time.sleep(0.5)
     raise CanaryError(f"version {version} still serves {options.apply_timeout:.0f}s after the rollback was written "
-                      "to models.config: see `make status` and the server's log")
+                      "to models.config: see the server's log")
 
 
 # --- the report -----------------------------------------------------------------------------------

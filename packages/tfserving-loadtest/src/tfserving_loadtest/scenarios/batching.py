@@ -1,7 +1,8 @@
 """Batching off vs on: the same model, flags and load, at several concurrency levels, and the
 capacity at a p99 objective of each.
 
-The server runs twice (batching off, then on); each level is its own short closed-loop Locust
+The server runs twice (batching off, then on), each started by `start_server(batching, log)`: a
+`--server-command` (server_command.py), or a project's own. Each level is its own short closed-loop Locust
 run, so its numbers come straight from that run's CSV. Server-side figures (batch size, CPU) are
 deltas of the server's metrics and of its process's CPU time over the level. Then an open-loop
 capacity search (the toolkit's capacity_search.py) on the same server gives the headline: requests/s within the SLO.
@@ -10,18 +11,16 @@ capacity search (the toolkit's capacity_search.py) on the same server gives the 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from embedded_tfserving.process import ServerProcess
-from tfserving_loadtest import capacity_search, locust_run, plots, report, run_dirs, server_metrics
-from tfserving_loadtest.report import say
-from tfserving_loadtest.resources import CpuMeter, GpuSampler
-from tfserving_loadtest.scenarios.capacity import check_objective
-
-from .. import REQUESTS, preflight
-from .common import models_root, server_flags, start_server
+from .. import capacity_search, locust_run, plots, preflight, report, run_dirs, server_metrics
+from ..report import say
+from ..resources import CpuMeter, GpuSampler
+from ..server_command import Server
+from .capacity import check_objective
 
 CAPACITY_COLUMNS = ("batching", "capacity_rps", "p99_at_capacity_ms", "first_failing_rps", "probes", "note")
 COLUMNS = ("batching", "users", "rows", "requests", "failures", "rps", "rows_per_s", "p50_ms", "p95_ms", "p99_ms",
@@ -31,24 +30,24 @@ RATIO_COLUMNS = ("users", "throughput_on_off", "p99_on_off")
 
 @dataclass
 class BatchingOptions:
-    models_dir: Path
+    start_server: Callable[[bool, Path], Server] = field(repr=False)  # (batching on, log file) -> a server
     model_name: str
+    requests: str  # sources.parse
     levels: tuple[int, ...] = (1, 16, 64)
     level_seconds: float = 10.0
     protocol: str = "rest"
     rows: int = 1
     workers: int = 1
     metrics_port: int = 0
-    in_place: bool = False
     reports_dir: Path = Path("reports")
     slo_ms: float | None = None  # None: no capacity search
+    max_error_rate: float = 0.001  # of a probe that meets the objective
     probe_seconds: float = 5.0
     max_probes: int = 10
     precision: float = 0.1
 
 
 def run(options: BatchingOptions) -> dict[str, Any]:
-    preflight.newest_version(options.models_dir, options.model_name)  # fail before creating a report folder
     run_dir = run_dirs.new_run_dir(options.reports_dir, "batching")
     rows: list[dict[str, Any]] = []
     histograms: dict[str, dict[float, float]] = {}
@@ -56,44 +55,43 @@ def run(options: BatchingOptions) -> dict[str, Any]:
     start_rate = 0.0
     interrupted = False
     say(f"batching off vs on at {list(options.levels)} users, {options.level_seconds:.0f}s each -> {run_dir}")
-    with models_root(options.models_dir, options.model_name, options.in_place) as models:
-        try:
-            for mode in ("off", "on"):
-                say(f"starting the embedded server with batching {mode}")
-                server = start_server(server_flags(models, batching=mode == "on"), run_dir / f"server-batching-{mode}.log")
-                try:
-                    preflight.check_rest(server.rest_url, options.model_name)
-                    target = capacity_search.Target(host=server.rest_url, grpc_target=server.grpc_target,
-                                             model_name=options.model_name, protocol=options.protocol, rows=options.rows,
-                                             workers=options.workers, probe_seconds=options.probe_seconds,
-                                             requests=REQUESTS)
-                    if options.slo_ms and not start_rate:  # before any load: can the objective be met at all?
-                        _, start_rate = check_objective(target, options.slo_ms, 0.0, capacity_search.MAX_RATE)
-                    for users in options.levels:
-                        say(f"batching {mode}, {users} users: {options.level_seconds:.0f}s")
-                        row, histogram = _level(options, server, mode, users, run_dir)
-                        rows.append(row)
-                        if mode == "on" and histogram:
-                            histograms[f"{users} users"] = histogram
-                    if options.slo_ms:
-                        say(f"batching {mode}: capacity at p99 <= {options.slo_ms:g} ms")
-                        spec = capacity_search.SearchSpec(start_rate, precision=options.precision,
-                                                          max_probes=options.max_probes)
-                        capacities[mode] = capacity_search.measure(target, spec, capacity_search.Objective(options.slo_ms),
-                                                                   run_dir, f"capacity-{mode}")
-                finally:
-                    server.stop()
-        except locust_run.Interrupted as stop:
-            interrupted = True
-            rows.append(report.run_row(stop.result, batching="interrupted"))
-            say("interrupted: writing what was measured")
-        except KeyboardInterrupt:
-            interrupted = True
-            say("interrupted: writing what was measured")
+    try:
+        for mode in ("off", "on"):
+            say(f"starting the model server with batching {mode}")
+            server = options.start_server(mode == "on", run_dir / f"server-batching-{mode}.log")
+            try:
+                preflight.check_rest(server.rest_url, options.model_name)
+                target = capacity_search.Target(host=server.rest_url, grpc_target=server.grpc_target,
+                                                model_name=options.model_name, protocol=options.protocol,
+                                                rows=options.rows, workers=options.workers,
+                                                probe_seconds=options.probe_seconds, requests=options.requests)
+                if options.slo_ms and not start_rate:  # before any load: can the objective be met at all?
+                    _, start_rate = check_objective(target, options.slo_ms, 0.0, capacity_search.MAX_RATE)
+                for users in options.levels:
+                    say(f"batching {mode}, {users} users: {options.level_seconds:.0f}s")
+                    row, histogram = _level(options, server, mode, users, run_dir)
+                    rows.append(row)
+                    if mode == "on" and histogram:
+                        histograms[f"{users} users"] = histogram
+                if options.slo_ms:
+                    say(f"batching {mode}: capacity at p99 <= {options.slo_ms:g} ms")
+                    spec = capacity_search.SearchSpec(start_rate, precision=options.precision,
+                                                      max_probes=options.max_probes)
+                    objective = capacity_search.Objective(options.slo_ms, options.max_error_rate)
+                    capacities[mode] = capacity_search.measure(target, spec, objective, run_dir, f"capacity-{mode}")
+            finally:
+                server.stop()
+    except locust_run.Interrupted as stop:
+        interrupted = True
+        rows.append(report.run_row(stop.result, batching="interrupted"))
+        say("interrupted: writing what was measured")
+    except KeyboardInterrupt:
+        interrupted = True
+        say("interrupted: writing what was measured")
     return _write(options, run_dir, rows, histograms, capacities, interrupted)
 
 
-def _level(options: BatchingOptions, server: ServerProcess, mode: str, users: int,
+def _level(options: BatchingOptions, server: Server, mode: str, users: int,
            run_dir: Path) -> tuple[dict[str, Any], dict[float, float]]:
     before = server_metrics.scrape(server.rest_url)
     assert server.pid is not None, "the server was started"
@@ -104,7 +102,7 @@ def _level(options: BatchingOptions, server: ServerProcess, mode: str, users: in
             label=f"batching-{mode}-{users}users", out_dir=run_dir, host=server.rest_url,
             model_name=options.model_name, protocol=options.protocol, users=users, seconds=options.level_seconds,
             rows=options.rows, workers=options.workers, grpc_target=server.grpc_target,
-            metrics_port=options.metrics_port,
+            metrics_port=options.metrics_port, requests=options.requests,
         ), progress=say)
     finally:
         cpu.stop()
@@ -155,7 +153,7 @@ def _write(options: BatchingOptions, run_dir: Path, rows: list[dict[str, Any]],
     warnings = [warning] if warning else []
     summary: dict[str, Any] = {
         "scenario": "batching", "interrupted": interrupted,
-        "config": {k: str(v) for k, v in vars(options).items()},
+        "config": {k: str(v) for k, v in vars(options).items() if k != "start_server"},
         "runs": rows, "ratios": ratio_rows, "slo_ms": options.slo_ms, "capacity": capacity_rows,
         "capacity_probes": {mode: found.probes for mode, found in capacities.items()},
         "metrics": {"capacity_off_rps": found_rps.get("off"), "capacity_on_rps": found_rps.get("on"),

@@ -1,18 +1,14 @@
-"""The canary's rule, the model config edits it makes and the scrape interval it reads: no server."""
+"""The canary's rule and the model config edits it makes: no server."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.package_name }}.contract import CANARY, STABLE
-from {{ cookiecutter.package_name }}.errors import StackError
-from {{ cookiecutter.package_name }}.loadtest.scenarios.common import own_model_config
-from {{ cookiecutter.package_name }}.rollouts.canary_policy import PROMOTE, ROLLBACK, Arm, Thresholds, decide
-from {{ cookiecutter.package_name }}.settings import PROJECT_ROOT
-from {{ cookiecutter.package_name }}.stack import model_config
+from tfserving_loadtest import model_config
+from tfserving_loadtest.canary_policy import CANARY, PROMOTE, ROLLBACK, STABLE, Arm, Thresholds, decide
+from tfserving_loadtest.errors import ConfigError
 
 THRESHOLDS = Thresholds(max_error_increase=0.001, max_p99_ratio=1.2, p99_slack_ms=5, min_requests=200)
 
@@ -57,20 +53,31 @@ def test_too_little_traffic_on_either_label_is_no_judgement_and_rolls_back(count
 
 # --- models.config ---------------------------------------------------------------------------------
 
+CONFIG = """model_config_list {
+  config {
+    name: "m"
+    base_path: "/models/m"
+    model_platform: "tensorflow"
+    model_version_policy { latest { num_versions: 2 } }
+  }
+}
+"""
+
+
 @pytest.fixture
 def config_file(tmp_path: Path) -> Path:
     path = tmp_path / "models.config"
-    path.write_text((PROJECT_ROOT / "compose" / "models.config").read_text())
+    path.write_text(CONFIG)
     return path
 
 
 def model() -> str:
-    return os.environ.get("MODEL_NAME") or "{{ cookiecutter.model_name }}"
+    return "m"
 
 
 def test_pinning_sets_exactly_the_versions_and_labels(config_file: Path) -> None:
     config = model_config.read(config_file)
-    assert model_config.pinned_versions(config, model()) is None  # the template: latest two
+    assert model_config.pinned_versions(config, model()) is None  # latest two
     pinned = model_config.pinned(config, model(), [4, 3, 4], {STABLE: 3, CANARY: 4})
     assert model_config.pinned_versions(pinned, model()) == [3, 4]
     assert model_config.labels(pinned, model()) == {STABLE: 3, CANARY: 4}
@@ -93,20 +100,16 @@ def test_a_written_config_reads_back_in_place(config_file: Path) -> None:
 
 
 def test_an_unknown_model_or_a_broken_file_is_a_clear_error(config_file: Path) -> None:
-    with pytest.raises(StackError, match="'nope' is not in the model config"):
+    with pytest.raises(ConfigError, match="'nope' is not in the model config"):
         model_config.labels(model_config.read(config_file), "nope")
     config_file.write_text("model_config_list { config { name: ")
-    with pytest.raises(StackError, match="cannot use the model config"):
+    with pytest.raises(ConfigError, match="cannot use the model config"):
         model_config.read(config_file)
 
 
-def test_scenario_servers_get_the_template_policy_once_the_config_is_pinned(config_file: Path, tmp_path: Path) -> None:
-    """After `make canary`, the project's config names versions a scenario's copy of the newest
-    version lacks; its own server reads an unpinned copy instead."""
-    assert own_model_config(config_file, model(), tmp_path / "run") is None
-    model_config.write(config_file, model_config.pinned(model_config.read(config_file), model(), [1, 2], {STABLE: 2}), "x")
-    path = own_model_config(config_file, model(), tmp_path / "run")
-    assert path is not None
-    served = model_config.read(path)
+
+def test_unpinned_serves_the_newest_versions_with_no_labels(config_file: Path) -> None:
+    pinned = model_config.pinned(model_config.read(config_file), model(), [1, 2], {STABLE: 2})
+    served = model_config.unpinned(pinned, model())
     assert model_config.pinned_versions(served, model()) is None and model_config.labels(served, model()) == {}
     assert model_config.model_entry(served, model()).model_version_policy.latest.num_versions == 2

@@ -1,28 +1,28 @@
-"""Model versions swapped under steady gRPC load: traffic must move, and no request may fail.
+"""Model versions swapped under steady gRPC load, on a server that polls the model's base path:
+traffic must move, and no request may fail.
 
-The server polls the base path every second. During the run: two new versions (copies of the
-current one, published atomically), one rollback (the original files republished under a new
-number) and one corrupt version (garbage saved_model.pb), which must never take traffic.
-gRPC replies name the version that served, so every move is read from the traffic itself.
+During the run: two new versions (copies of the newest one, published atomically), one rollback
+(the original files republished under a new number) and one corrupt version (garbage
+saved_model.pb), which must never take traffic. gRPC replies name the version that served, so
+every move is read from the traffic itself. Afterwards the versions the run published are removed
+and the server goes back to what it served (unless `restore` is off: a throwaway copy).
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tfserving_loadtest import locust_run, plots, report, run_dirs
-from tfserving_loadtest.report import say
-from tfserving_loadtest.stats import percentile
-
-from ...contract import AVAILABLE, END, is_available, published_versions, version_states
-from ...errors import LoadTestError
-from .. import preflight
-from .common import Driver, models_root, run_alongside, server_flags, start_server
+from .. import locust_run, plots, preflight, report, run_dirs, versions
+from ..alongside import Driver, run_alongside
+from ..errors import LoadTestError
+from ..report import say
+from ..stats import percentile
+from ..versions import AVAILABLE, END
 
 COLUMNS = ("step", "version", "published_s", "available_s", "first_served_s", "moved", "p99_window_ms")
 WINDOW = 2.0  # seconds either side of a swap counted as "around the swap"
@@ -30,22 +30,22 @@ WINDOW = 2.0  # seconds either side of a swap counted as "around the swap"
 
 @dataclass
 class SwapOptions:
-    models_dir: Path
+    rest_url: str
+    grpc_target: str
     model_name: str
+    base_path: Path  # the folder the server polls for this model's versions
+    requests: str = ""  # sources.parse; "": the locustfile's default
     users: int = 8
     interval: float = 5.0  # seconds of traffic on each version before the next swap
     max_duration: float = 180.0
     rows: int = 1
     corrupt: bool = True
-    in_place: bool = False
+    restore: bool = True  # remove the versions published here afterwards, and wait for the earlier one
     metrics_port: int = 0
     reports_dir: Path = Path("reports")
-    # "embedded": a server of its own on a copy of the model; "running": the server `make serve`
-    # runs (compose or embedded) at rest_url/grpc_target, publishing into models_dir itself.
-    against: str = "embedded"
-    rest_url: str = ""
-    grpc_target: str = ""
     workers: int = 1
+    # Marks each publish where people look (e.g. a Grafana annotation): (text, tags).
+    annotate: Callable[[str, list[str]], None] | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -60,27 +60,28 @@ class Step:
 class SwapDriver(Driver):
     """Publishes the versions while Locust runs; `done` once the last step has been observed."""
 
-    def __init__(self, options: SwapOptions, models: Path, rest_url: str) -> None:
+    def __init__(self, options: SwapOptions) -> None:
         super().__init__()
-        self.options, self.models, self.rest_url = options, models, rest_url
-        self.base = models / options.model_name
-        self.original = preflight.newest_version(models, options.model_name)
+        self.options, self.base = options, options.base_path
+        self.original = versions.newest(self.base)
         self.published: list[Step] = []
 
-    def steps(self) -> None:
-        from ...dashboards.grafana import annotate_quietly
-        from ...export.publish import publish_version
+    def _announce(self, kind: str, version: int) -> None:
+        text = f"{self.options.model_name}: {kind} version {version} published"
+        if self.options.annotate is not None:
+            self.options.annotate(text, ["swap", kind])
 
+    def steps(self) -> None:
         self.cancel.wait(self.options.interval)  # steady traffic on the first version
         for kind in ("new", "new", "rollback"):
             if self.cancel.is_set():
                 return
-            source = self.original if kind == "rollback" else preflight.newest_version(self.models, self.options.model_name)
+            source = self.original if kind == "rollback" else versions.newest(self.base)
             published = time.time()
-            version = publish_version(source, self.models, self.options.model_name)
+            version = versions.publish_copy(source, self.base)
             step = Step(kind, version, published)
             self.published.append(step)
-            annotate_quietly(f"{self.options.model_name}: {kind} version {version} published", ["swap", kind], say)
+            self._announce(kind, version)
             say(f"  published version {version} ({kind}{', files of ' + self.original.name if kind == 'rollback' else ''})")
             step.status = self._wait(version, lambda s: s.get("state") == AVAILABLE)
             step.available = time.time()
@@ -89,17 +90,16 @@ class SwapDriver(Driver):
             self._corrupt()
 
     def _corrupt(self) -> None:
-        from ...dashboards.grafana import annotate_quietly
-
-        version = max(published_versions(self.base)) + 1
-        staging = self.base / f".corrupt-{version}"  # not a number: the server ignores it until renamed
+        staging = self.base / ".corrupt"  # not a number: the server ignores it until renamed
+        shutil.rmtree(staging, ignore_errors=True)
         shutil.copytree(self.original, staging)
         (staging / "saved_model.pb").write_bytes(b"this is not a SavedModel")
         published = time.time()
-        os.rename(staging, self.base / str(version))  # atomic: never half-visible
+        version = versions.publish_copy(staging, self.base)
+        shutil.rmtree(staging, ignore_errors=True)
         step = Step("corrupt", version, published)
         self.published.append(step)
-        annotate_quietly(f"{self.options.model_name}: corrupt version {version} published", ["swap", "corrupt"], say)
+        self._announce("corrupt", version)
         say(f"  published corrupt version {version}")
         step.status = self._wait(version, lambda s: s.get("state") == END
                                  or s.get("status", {}).get("error_code", "OK") != "OK",
@@ -109,7 +109,7 @@ class SwapDriver(Driver):
     def _wait(self, version: int, condition: Any, timeout: float = 90.0, must: bool = True) -> dict[str, Any]:
         deadline, status = time.monotonic() + timeout, {}
         while time.monotonic() < deadline and not self.cancel.is_set():
-            status = version_states(self.rest_url, self.options.model_name).get(version, {})
+            status = versions.states(self.options.rest_url, self.options.model_name).get(version, {})
             if status and condition(status):
                 return status
             time.sleep(0.2)
@@ -157,59 +157,28 @@ def analyse(steps: list[Step], requests: list[locust_run.Request], start: float)
 
 
 def run(options: SwapOptions) -> dict[str, Any]:
-    preflight.newest_version(options.models_dir, options.model_name)  # fail before creating a report folder
-    if options.against == "running":
-        return _against_running(options)
-    run_dir = run_dirs.new_run_dir(options.reports_dir, "swap")
-    say(f"version swaps under {options.users} gRPC users -> {run_dir}")
-    with models_root(options.models_dir, options.model_name, options.in_place) as models:
-        server = start_server(server_flags(models, batching=True, poll_seconds=1), run_dir / "server.log")
-        try:
-            return _swap(options, run_dir, models, server.rest_url, server.grpc_target)
-        finally:
-            server.stop()
-
-
-def _against_running(options: SwapOptions) -> dict[str, Any]:
-    """Swaps on the server that runs (in compose: the container reading the mounted models/). The
-    versions published here are removed afterwards, and the server goes back to what it served."""
+    versions.newest(options.base_path)  # fail before creating a report folder
     preflight.check_rest(options.rest_url, options.model_name)
-    base = options.models_dir / options.model_name
-    before = set(published_versions(base))
+    preflight.check_grpc(options.grpc_target)
+    before = set(versions.published(options.base_path))
     run_dir = run_dirs.new_run_dir(options.reports_dir, "swap")
     say(f"version swaps under {options.users} gRPC users on the server at {options.rest_url}, publishing into "
-        f"{base} -> {run_dir}")
+        f"{options.base_path} -> {run_dir}")
     try:
-        return _swap(options, run_dir, options.models_dir, options.rest_url, options.grpc_target)
+        return _swap(options, run_dir)
     finally:
-        restore(base, before, options.rest_url, options.model_name)
+        if options.restore:
+            versions.restore(options.base_path, before, options.rest_url, options.model_name)
 
 
-def restore(base: Path, before: set[int], rest_url: str, model_name: str, timeout: float = 120) -> None:
-    """Remove the versions published since `before` and wait until the newest earlier one serves."""
-    added = sorted(set(published_versions(base)) - before)
-    for number in added:
-        shutil.rmtree(base / str(number), ignore_errors=True)
-    if added:
-        say(f"removed the versions this run published ({', '.join(map(str, added))}); waiting for version "
-            f"{max(before)} to serve again")
-        deadline = time.monotonic() + timeout
-        while not is_available(rest_url, model_name, max(before)):
-            if time.monotonic() > deadline:
-                raise LoadTestError(f"version {max(before)} of {model_name} did not serve again within {timeout:.0f}s "
-                                    f"of removing this run's versions: see `make status` and the server's log")
-            time.sleep(0.5)
-
-
-def _swap(options: SwapOptions, run_dir: Path, models: Path, rest_url: str, grpc_target: str) -> dict[str, Any]:
+def _swap(options: SwapOptions, run_dir: Path) -> dict[str, Any]:
     started = time.time()
-    preflight.check_rest(rest_url, options.model_name)
-    preflight.check_grpc(grpc_target)
-    driver = SwapDriver(options, models, rest_url)
+    driver = SwapDriver(options)
     spec = locust_run.LocustRun(
-        label="swap", out_dir=run_dir, host=rest_url, model_name=options.model_name,
+        label="swap", out_dir=run_dir, host=options.rest_url, model_name=options.model_name,
         protocol="grpc", users=options.users, seconds=options.max_duration, rows=options.rows,
-        grpc_target=grpc_target, metrics_port=options.metrics_port, request_log=True, workers=options.workers,
+        grpc_target=options.grpc_target, metrics_port=options.metrics_port, request_log=True,
+        workers=options.workers, requests=options.requests,
     )
     # A publish in progress finishes before the folder goes.
     result, interrupted = run_alongside(spec, driver, finish_seconds=30)
@@ -246,7 +215,8 @@ def _write(options: SwapOptions, run_dir: Path, result: Any, requests: list[locu
     warning = report.generator_warning([row])
     summary = {
         "scenario": "swap", "interrupted": interrupted, "passed": not failures and not interrupted,
-        "failures_found": failures, "config": {k: str(v) for k, v in vars(options).items()},
+        "failures_found": failures,
+        "config": {k: str(v) for k, v in vars(options).items() if k != "annotate"},
         "runs": [row], "requests": result.requests, "failures": result.failures,
         **analysis, "corrupt": corrupt,
         "generator_bottleneck": bool(warning), "warnings": [warning] if warning else [],
