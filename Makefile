@@ -8,12 +8,12 @@ TEMPLATE_FILES := $(shell find '$(TEMPLATE)' hooks packages cookiecutter.json lo
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv render demo test lint clean
+.PHONY: help venv render demo test lint docs docs-serve figures clean
 
 help: ## Show this help
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-11s\033[0m %s\n", $$1, $$2}'
 
-$(VENV)/.installed: requirements.txt $(TEMPLATE)/requirements.txt $(wildcard packages/*/pyproject.toml)
+$(VENV)/.installed: requirements.txt docs/requirements.txt $(TEMPLATE)/requirements.txt $(wildcard packages/*/pyproject.toml)
 	test -x $(PYTHON) || python3 -m venv $(VENV)
 	$(PYTHON) -m pip install --quiet --upgrade pip
 	# The packages in packages/ installed editable: they satisfy the generated project's pins
@@ -38,9 +38,25 @@ test: venv ## Run the template's tests (renders several variants, lints them and
 	$(PYTHON) -m pytest tests $(PYTEST_ARGS)
 
 lint: venv ## Check the repo's own Python (hooks, tests, packages/) with ruff and mypy (renderings: `make test`)
-	$(PYTHON) -m ruff check hooks tests local_extensions.py
+	$(PYTHON) -m ruff check hooks tests local_extensions.py site_hooks.py
 	$(PYTHON) -m mypy
 	for package in packages/*/; do (cd $$package && $(abspath $(PYTHON)) -m ruff check . && $(abspath $(PYTHON)) -m mypy) || exit 1; done
+
+# The workshop site (mkdocs.yml). Its figures come from the labs' own test run, made here when missing.
+FIGURES := $(or $(WORKSHOP_FIGURES),$(BUILD)/workshop-figures)
+export NO_MKDOCS_2_WARNING := 1
+
+figures: venv ## Run the workshop's labs (about 8 minutes) and keep their figures for the site in build/workshop-figures
+	$(PYTHON) -m pytest tests/test_workshop.py $(PYTEST_ARGS)
+
+$(FIGURES)/figures.json:
+	$(MAKE) figures
+
+docs: venv $(FIGURES)/figures.json ## Build the workshop site into build/site (strict: a broken link or a missing page fails)
+	$(PYTHON) -m mkdocs build --strict
+
+docs-serve: venv $(FIGURES)/figures.json ## Serve the workshop site at http://127.0.0.1:8000, rebuilt on every edit
+	$(PYTHON) -m mkdocs serve --strict --dev-addr 127.0.0.1:8000
 
 clean: ## Remove build/ (rendered projects)
 	rm -rf $(BUILD)

@@ -8,6 +8,9 @@ Environment knobs, for working on the labs:
 - WORKSHOP_UNTIL=05: stop after lab 05 (a prefix of the file names);
 - WORKSHOP_KEEP=/some/dir: work there and keep the project afterwards;
 - WORKSHOP_KEEP_GOING=1: run every step even after one failed, and report all failures.
+
+A whole run also writes the figures the labs show to build/workshop-figures (WORKSHOP_FIGURES), for
+the site (`make docs`, tests/test_workshop_site.py).
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ from pathlib import Path
 
 import pytest
 
+from site_hooks import figures_dir
+
+from .figures import collect
 from .helpers import busy_default_ports
 from .labs import Outcome, Session, parse_labs
 
@@ -136,6 +142,10 @@ def test_workshop_labs_run_as_written(tmp_path: Path) -> None:
         killed = kill_leftovers(workdir / PROJECT)
     if failures:
         pytest.fail("\n\n".join(failures) + "\n\nsteps:\n" + "\n".join(log), pytrace=False)
+    if not until:  # the whole workshop ran: its figures are the site's (make docs)
+        figures = collect(workdir / PROJECT, steps, figures_dir())
+        print(f"figures for the site, in {figures_dir()}:")
+        print("\n".join(f"  {f['path']}: {f['lab']} `{f['command']}`" for f in figures))
     assert not leftover and not killed, (
         f"still running after `make stop`: ports {', '.join(leftover) or 'none'}; "
         f"the test terminated {', '.join(killed) or 'nothing'}")
