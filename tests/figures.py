@@ -10,11 +10,12 @@ from typing import Any
 
 from .labs import Step
 
-# (folder in the site, the run folder in the lab project, the line of the lab command that made it)
+# (folder in the site, the run folder in the lab project, the line of the lab command that made it).
+# Run folders are <timestamp>-<scenario>: the digit keeps *-batching from matching *-tune-batching.
 SETS = (
-    ("batching", "reports/*-batching", "loadtest batching --levels"),
-    ("tune-batching", "reports/*-tune-batching", "loadtest tune-batching --budget"),
-    ("swap", "reports/*-swap", "loadtest swap --users"),
+    ("batching", "reports/*[0-9]-batching", "loadtest batching --levels"),
+    ("tune-batching", "reports/*[0-9]-tune-batching", "loadtest tune-batching --budget"),
+    ("swap", "reports/*[0-9]-swap", "loadtest swap --users"),
     ("dashboards", "reports/dashboards-preview", "make dashboards-preview"),
 )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import json
 import os
 import shutil
 import subprocess
@@ -41,6 +42,12 @@ def require_chromium() -> None:
         pytest.skip(message)
 
 
+def require_figures() -> None:
+    if not (figures_dir() / "figures.json").is_file():
+        pytest.fail(f"no figures in {figures_dir()}: the workshop test (tests/test_workshop.py, or `make figures`) "
+                    "writes them, and runs first in `make test`")
+
+
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args: Any) -> None:  # one line per request would drown the output
         pass
@@ -50,9 +57,7 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """(base URL, folder) of the site built with `mkdocs build --strict`, served on a free port."""
     require_chromium()
-    if not (figures_dir() / "figures.json").is_file():
-        pytest.fail(f"no figures in {figures_dir()}: the workshop test (tests/test_workshop.py, or `make figures`) "
-                    "writes them, and runs first in `make test`")
+    require_figures()
     folder = tmp_path_factory.mktemp("site")
     built = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(folder)], cwd=REPO,
                            capture_output=True, text=True, timeout=300, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
@@ -179,3 +184,22 @@ def test_screenshots_of_two_pages(site: tuple[str, Path], browser: Any) -> None:
         path = SCREENSHOTS / name
         assert browser.save_screenshot(str(path)) and path.stat().st_size > 10_000
         print(f"screenshot: {path}")
+
+
+def test_without_the_figures_the_build_names_the_command_that_makes_them(tmp_path: Path) -> None:
+    def build(figures: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(tmp_path / "site")],
+                              cwd=REPO, capture_output=True, text=True, timeout=300,
+                              env={**os.environ, "WORKSHOP_FIGURES": str(figures), "NO_MKDOCS_2_WARNING": "1"})
+
+    done = build(tmp_path / "none")
+    assert done.returncode != 0 and "`make figures` makes them" in done.stderr, done.stderr[-2000:]
+    # A run that lost a figure the labs show: the strict build fails on the page's broken image.
+    require_figures()
+    partial = tmp_path / "partial"
+    shutil.copytree(figures_dir(), partial)
+    (partial / "swap" / "latency_timeline.png").unlink()
+    listed = [f for f in json.loads((partial / "figures.json").read_text()) if f["path"] != "swap/latency_timeline.png"]
+    (partial / "figures.json").write_text(json.dumps(listed))
+    done = build(partial)
+    assert done.returncode != 0 and "figures/swap/latency_timeline.png" in done.stderr, done.stderr[-2000:]
