@@ -34,6 +34,25 @@ def half_plus_two(half_plus_two_path: Path, tmp_path_factory: pytest.TempPathFac
 
 
 @pytest.fixture()
+def polled_copy(half_plus_two_path: Path, tmp_path: Path) -> Iterator[tuple[ServerProcess, Path]]:
+    """(the embedded server, its base path): a copy of half_plus_two that the tests publish versions
+    into, served with TF Serving's default poll of the base path (1 s)."""
+    import shutil
+
+    base = tmp_path / "half_plus_two"
+    shutil.copytree(half_plus_two_path, base)
+    with ServerProcess(["--model_name=half_plus_two", f"--model_base_path={base}"], tmp_path / "server.log") as server:
+        yield server.start(), base
+
+
+def config_text(name: str, base_path: Path | str) -> str:
+    """A models.config serving the two newest versions of one model, as TF Serving reads it."""
+    return ("model_config_list {\n  config {\n"
+            f'    name: "{name}"\n    base_path: "{base_path}"\n    model_platform: "tensorflow"\n'
+            "    model_version_policy { latest { num_versions: 2 } }\n  }\n}\n")
+
+
+@pytest.fixture()
 def request_file(tmp_path: Path) -> Path:
     """The README's requests.json for half_plus_two."""
     found = re.search(r"^echo '(.+)' > requests.json$", README.read_text(), re.M)

@@ -10,6 +10,8 @@ from tfserving_loadtest import model_config
 from tfserving_loadtest.canary_policy import CANARY, PROMOTE, ROLLBACK, STABLE, Arm, Thresholds, decide
 from tfserving_loadtest.errors import ConfigError
 
+from .conftest import config_text
+
 THRESHOLDS = Thresholds(max_error_increase=0.001, max_p99_ratio=1.2, p99_slack_ms=5, min_requests=200)
 
 
@@ -53,21 +55,10 @@ def test_too_little_traffic_on_either_label_is_no_judgement_and_rolls_back(count
 
 # --- models.config ---------------------------------------------------------------------------------
 
-CONFIG = """model_config_list {
-  config {
-    name: "m"
-    base_path: "/models/m"
-    model_platform: "tensorflow"
-    model_version_policy { latest { num_versions: 2 } }
-  }
-}
-"""
-
-
 @pytest.fixture
 def config_file(tmp_path: Path) -> Path:
     path = tmp_path / "models.config"
-    path.write_text(CONFIG)
+    path.write_text(config_text("m", "/models/m"))
     return path
 
 

@@ -21,7 +21,7 @@ from embedded_tfserving.config import read_batching_parameters
 
 from tfserving_loadtest import batching_search
 
-from .conftest import README
+from .conftest import README, config_text
 
 pytestmark = pytest.mark.slow
 EMBEDDED = Path(sys.executable).with_name("embedded-tfserving")  # the embedded server's command, in this venv
@@ -180,25 +180,18 @@ def test_batching_off_against_on_starts_the_server_command_twice(half_plus_two_p
     assert (run_dir / "throughput_latency_vs_concurrency.png").is_file()
 
 
-def test_swap_publishes_versions_under_grpc_load_and_restores_the_base_path(half_plus_two_path, request_file,
-                                                                            tmp_path):
-    import shutil
-
-    from embedded_tfserving.process import ServerProcess
-
+def test_swap_publishes_versions_under_grpc_load_and_restores_the_base_path(polled_copy, half_plus_two_path,
+                                                                            request_file, tmp_path):
     from tfserving_loadtest import versions
 
-    base = tmp_path / "half_plus_two"
-    shutil.copytree(half_plus_two_path, base)
-    with ServerProcess(["--model_name=half_plus_two", f"--model_base_path={base}"], tmp_path / "server.log") as server:
-        server.start()
-        readme = readme_command("swap", server.rest_url, half_plus_two_path.parent, request_file)
-        readme = [word.replace("/tmp/half_plus_two", str(base)) for word in readme]
-        done = toolkit(*readme, "--grpc-target", server.grpc_target, "--users", "2", "--interval", "2",
-                       "--reports-dir", str(tmp_path / "reports"))
-        assert done.returncode == 0, done.stderr
-        assert versions.published(base) == {123: base / "00000123"}  # the run's versions removed
-        assert versions.is_available(server.rest_url, "half_plus_two", 123)  # and the original serves again
+    server, base = polled_copy
+    readme = readme_command("swap", server.rest_url, half_plus_two_path.parent, request_file)
+    readme = [word.replace("/tmp/half_plus_two", str(base)) for word in readme]
+    done = toolkit(*readme, "--grpc-target", server.grpc_target, "--users", "2", "--interval", "2",
+                   "--reports-dir", str(tmp_path / "reports"))
+    assert done.returncode == 0, done.stderr
+    assert versions.published(base) == {123: base / "00000123"}  # the run's versions removed
+    assert versions.is_available(server.rest_url, "half_plus_two", 123)  # and the original serves again
     summary = json.loads((only_run_dir(tmp_path / "reports") / "summary.json").read_text())
     assert summary["passed"] and summary["failures"] == 0 and summary["requests"] > 0
     steps = summary["steps"]
@@ -208,41 +201,24 @@ def test_swap_publishes_versions_under_grpc_load_and_restores_the_base_path(half
     assert summary["served_versions_in_order"] == [123, 124, 125, 126]
 
 
-def test_soak_answers_everything_through_publishes_and_malformed_bursts(half_plus_two_path, request_file, tmp_path):
-    import shutil
-
-    from embedded_tfserving.process import ServerProcess
-
+def test_soak_answers_everything_through_publishes_and_malformed_bursts(polled_copy, half_plus_two_path, request_file,
+                                                                        tmp_path):
     from tfserving_loadtest import versions
 
-    base = tmp_path / "half_plus_two"
-    shutil.copytree(half_plus_two_path, base)
-    with ServerProcess(["--model_name=half_plus_two", f"--model_base_path={base}"], tmp_path / "server.log") as server:
-        server.start()
-        readme = readme_command("soak", server.rest_url, half_plus_two_path.parent, request_file)
-        readme = [word.replace("/tmp/half_plus_two", str(base)) for word in readme]
-        readme[readme.index("--server-pid") + 1] = str(server.pid)
-        done = toolkit(*readme, "--grpc-target", server.grpc_target, "--duration", "6", "--interval", "2",
-                       "--fault-every", "2", "--clients", "2", "--reports-dir", str(tmp_path / "reports"))
-        assert done.returncode == 0, done.stderr
-        assert versions.published(base) == {123: base / "00000123"}  # the published copies removed
+    server, base = polled_copy
+    readme = readme_command("soak", server.rest_url, half_plus_two_path.parent, request_file)
+    readme = [word.replace("/tmp/half_plus_two", str(base)) for word in readme]
+    readme[readme.index("--server-pid") + 1] = str(server.pid)
+    done = toolkit(*readme, "--grpc-target", server.grpc_target, "--duration", "6", "--interval", "2",
+                   "--fault-every", "2", "--clients", "2", "--reports-dir", str(tmp_path / "reports"))
+    assert done.returncode == 0, done.stderr
+    assert versions.published(base) == {123: base / "00000123"}  # the published copies removed
     report = json.loads((only_run_dir(tmp_path / "reports") / "soak.json").read_text())
     assert report["unexpected"] == {} and report["outcomes"]["ok"] > 0
     assert [f["fault"] for f in report["faults"]][:2] == ["publish", "malformed_burst"]
     assert report["faults"][0]["version"] == 124
     assert sum(n for kind, n in report["outcomes"].items() if kind.startswith("malformed_4")) == 30
     assert report["rss_start_mb"] > 0 and all(i["server_rss_mb"] > 0 for i in report["intervals"])
-
-
-CANARY_CONFIG = """model_config_list {
-  config {
-    name: "half_plus_two"
-    base_path: "%s"
-    model_platform: "tensorflow"
-    model_version_policy { latest { num_versions: 2 } }
-  }
-}
-"""
 
 
 def test_canary_promotes_a_good_candidate_and_rolls_back_one_that_cannot_load(half_plus_two_path, request_file,
@@ -256,7 +232,7 @@ def test_canary_promotes_a_good_candidate_and_rolls_back_one_that_cannot_load(ha
     base = tmp_path / "half_plus_two"
     shutil.copytree(half_plus_two_path, base)
     config = tmp_path / "models.config"
-    config.write_text(CANARY_CONFIG % base)
+    config.write_text(config_text("half_plus_two", base))
     prometheus_url, prometheus_config, start_prometheus = prometheus
     metrics_port = free_port()
     prometheus_config.write_text(f"scrape_configs:\n  - job_name: loadtest\n    scrape_interval: 1s\n"
