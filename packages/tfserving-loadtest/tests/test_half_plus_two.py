@@ -273,3 +273,29 @@ def test_canary_promotes_a_good_candidate_and_rolls_back_one_that_cannot_load(ha
         assert model_config.labels(after, "half_plus_two") == {"stable": 124}
         assert model_config.pinned_versions(after, "half_plus_two") == [124]
         assert versions.available(versions.states(server.rest_url, "half_plus_two")) == {124}
+
+
+def test_bench_measures_every_cell_against_the_floor_on_half_plus_two(half_plus_two_path, request_file, tmp_path):
+    batching = tmp_path / "batching.conf"
+    batching.write_text("max_batch_size { value: 64 }\nbatch_timeout_micros { value: 1000 }\n"
+                        "num_batch_threads { value: 2 }\n")
+    readme = readme_command("bench", "", half_plus_two_path.parent, request_file)
+    readme = [str(batching) if word == "batching.conf" else word for word in readme]
+    done = toolkit(*readme, "--seconds", "0.5", "--levels", "2", "--repeats", "2", "--no-profile",
+                   "--reports-dir", str(tmp_path / "reports"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    run_dir = only_run_dir(tmp_path / "reports")
+    report = json.loads((run_dir / "bench.json").read_text())
+    cells = {c["target"]: c for c in report["cells"]}
+    served = ("REST batching off", "gRPC batching off", "REST batching on", "gRPC batching on",
+              "REST floor (aiohttp)", "gRPC floor (grpc.aio)")
+    for target in served:
+        assert cells[target]["requests"] > 0 and cells[target]["errors"] == 0 and cells[target]["runs"] == 2, cells[target]
+        assert cells[target]["server_cpu_us"] > 0
+    assert any(target.startswith("in-process batch") for target in cells)
+    # The floor answers with the server's own reply to the first request: y = 0.5 * x + 2.
+    assert json.loads((run_dir / "floor-reply.json").read_text()) == {"predictions": [2.5, 3.0, 4.5]}
+    assert {(c["path"], c["threads"]) for c in report["load_paths"]} == {
+        ("session", 0), ("object graph", 0), ("session", 1), ("object graph", 1)}
+    assert "gRPC / REST floor, server CPU per request at 2 clients" in report["ratios"]
+    assert (run_dir / "bench.txt").is_file()

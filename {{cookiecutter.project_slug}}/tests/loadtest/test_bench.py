@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 import embedded_tfserving
+from tfserving_loadtest.bench.run import BASELINE, GRPC_FLOOR, REST_FLOOR
 
-from {{ cookiecutter.package_name }}.loadtest.bench import BASELINE, GRPC_FLOOR, REST_FLOOR
 from {{ cookiecutter.package_name }}.settings import PROJECT_ROOT
 
 

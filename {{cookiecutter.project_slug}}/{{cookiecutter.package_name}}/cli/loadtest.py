@@ -412,31 +412,43 @@ def bench_command(model_name: str, models_dir: Path, artifacts_dir: Path, batchi
                   load_paths: bool, repeats: int, profile: bool, baseline: Path | None, output: Path | None) -> None:
     """Benchmark in-process, embedded REST/gRPC (batching off/on), each protocol's floor and a naive
     server side by side, with the server's CPU per request, over several runs; the model's load
-    paths; and a profile of the server under load."""
+    paths; and a profile of the server under load (the toolkit's bench, on this project's servers,
+    requests and schema)."""
+    import sys
+
+    from tfserving_loadtest.bench import run as bench
     from tfserving_loadtest.run_dirs import run_dir_path
-    from tfserving_loadtest.stats import PERCENTILE_RULE
 
-    from ..loadtest.bench import cpu_table, run_bench, table
-    from ..loadtest.load_paths import path_table
-    from ..loadtest.profile import profile_table
+    from ..data.schema import CATEGORICAL, DENSE, load_schema
+    from ..data.synthetic import generate
+    from ..loadtest import REQUESTS
+    from ..loadtest.scenarios import common
+    from ..settings import PROJECT_ROOT
 
-    output = output or run_dir_path(Path("reports"), "bench") / "bench.json"
-    bench = run_bench(model_name, models_dir, artifacts_dir, batching_file, seconds, skip_naive, output,
-                      say=lambda line: click.echo(line, err=True), levels=levels, rows=rows,
-                      ranking_rows=ranking_rows, load_paths=load_paths, repeats=repeats, profile=profile,
-                      baseline=baseline)
-    sections = [table(bench.cells), f"({PERCENTILE_RULE})", "", cpu_table(bench.cells, max(levels), rows)]
-    if bench.load_paths:
-        sections += ["", path_table(bench.load_paths)]
-    if bench.profiles:
-        sections += ["", profile_table(bench.profiles)]
-    sections += ["", f"ratios (each within one run, same machine; median over {repeats} run(s), lowest - highest):"]
-    sections += [f"  {title:<58} {value:6.2f}x  ({low:.2f} - {high:.2f})" for title, value, low, high in bench.ratios]
-    sections += [f"  {title:<58} {value:6.2f}x" for title, value in bench.load_path_ratios]
-    text = "\n".join(sections)
-    output.with_suffix(".txt").write_text(text + "\n")
+    keras_model = artifacts_dir / "model.keras"
+    if not skip_naive and not keras_model.is_file():
+        raise LoadTestError(f"{keras_model} not found; run `make train` or pass --skip-naive")
+
+    def inputs(rows: int) -> dict[str, Any]:
+        features = generate(load_schema(), rows, seed=7)
+        return {DENSE: features.dense, CATEGORICAL: features.categorical.astype(object)}
+
+    options = bench.BenchOptions(
+        model_name=model_name, base_path=models_dir / model_name, requests=REQUESTS,
+        output=output or run_dir_path(Path("reports"), "bench") / "bench.json",
+        # The flags `make serve` gives the server (compose's tfserving command), on this models folder.
+        server_flags=lambda file: common.server_flags(models_dir.resolve(), batching=file is not None,
+                                                      batching_file=file),
+        batching_file=batching_file, inputs=inputs,
+        naive_command=None if skip_naive else [sys.executable, "-m", "{{ cookiecutter.package_name }}.loadtest.naive_app",
+                                               str(keras_model.resolve())],
+        cwd=PROJECT_ROOT, seconds=seconds, levels=levels, rows=rows, ranking_rows=ranking_rows,
+        load_paths=load_paths, repeats=repeats, profile=profile, baseline=baseline,
+        say=lambda line: click.echo(line, err=True))
+    text = bench.text(bench.run(options), options)
+    options.output.with_suffix(".txt").write_text(text + "\n")
     click.echo(text)
-    click.echo(f"\nwritten: {output}, {output.with_suffix('.txt')}")
+    click.echo(f"\nwritten: {options.output}, {options.output.with_suffix('.txt')}")
 
 
 @click.command("soak")

@@ -7,7 +7,7 @@
   comparison on compose replicas; steady, capacity, the soak (on a plain embedded server of its
   own, cli/loadtest.py) and the canary are the toolkit's too, and the rolling replacement is in
   `<package>/rollouts/`;
-- `bench` (with `naive_app`, `floor_server`, `load_paths`, `profile`): the serving benchmark.
+- `naive_app`: the naive baseline server of the benchmark (the toolkit's bench, `make bench`).
 
 Importing this package configures the toolkit for this project: its runs use loadtests/locustfile.py
 from the project's root, its clients read the CA and API key as the project does (.env too), and

@@ -217,6 +217,34 @@ def parser() -> argparse.ArgumentParser:
     canary.add_argument("--reports-dir", type=Path, default=Path("reports"),
                         help="the run writes REPORTS_DIR/<timestamp>-canary/ (default: reports)")
 
+    bench = commands.add_parser("bench", help="the embedded server against each protocol's floor and a naive server, "
+                                              "side by side, with its CPU per request",
+                                description="In-process calls (the ceiling), the embedded server over REST and gRPC "
+                                            "with batching off and on, each protocol's floor (the server's runtimes "
+                                            "answering with a canned reply) and, with --naive-command, a naive "
+                                            "server, measured in --repeats runs; the model's load paths; a py-spy "
+                                            "profile of the server. Writes bench.json and bench.txt.")
+    bench.add_argument("--model-name", required=True, help="the model's name")
+    bench.add_argument("--requests", required=True, metavar="SOURCE", help=f"where requests come from: {sources.FORMS}")
+    bench.add_argument("--model-base-path", type=Path, required=True, help="the model's versions; the newest is benchmarked")
+    bench.add_argument("--batching-file", type=Path, required=True, help="the batching parameters of the batching-on servers")
+    bench.add_argument("--signature", default="serving_default", help="the signature called (default: serving_default)")
+    bench.add_argument("--seconds", type=_positive, default=5.0, help="measurement time per cell (default: 5)")
+    bench.add_argument("--levels", type=_levels, default=(1, 16, 64), help="concurrent clients per cell (default: 1,16,64)")
+    bench.add_argument("--rows", type=int, default=1, help="rows per request, for a payload hook (default: 1)")
+    bench.add_argument("--ranking-rows", type=_levels, default=(), help="rows per request of extra batching-on cells "
+                       "at the top level, for a payload hook, e.g. 50,200 (default: none)")
+    bench.add_argument("--repeats", type=int, default=3, help="runs of every served cell (default: 3)")
+    bench.add_argument("--no-load-paths", dest="load_paths", action="store_false", help="skip the load paths")
+    bench.add_argument("--no-profile", dest="profile", action="store_false", help="skip the py-spy profile")
+    bench.add_argument("--baseline", type=Path, default=None,
+                       help="a folder holding another release's embedded_tfserving, run beside this one")
+    bench.add_argument("--naive-command", default="",
+                       help="a server answering TF Serving's REST predict route and GET /ready, started with its "
+                            "port appended, e.g. 'python my_flask_app.py model.keras'")
+    bench.add_argument("--reports-dir", type=Path, default=Path("reports"),
+                       help="the run writes REPORTS_DIR/<timestamp>-bench/ (default: reports)")
+
     commands.add_parser("locustfile", help="print the path of the toolkit's locustfile (for locust -f)")
     return main
 
@@ -306,6 +334,31 @@ def run(options: Any) -> None:
         if summary["decision"] != canary_policy.PROMOTE:
             raise CanaryError(f"version {summary['candidate_version']} rolled back; version "
                               f"{summary['serving_stable']} stays stable (report: {summary['run_dir']})")
+        return
+    elif options.command == "bench":
+        import shlex
+
+        from .bench import run as bench
+        from .run_dirs import run_dir_path
+
+        def flags(batching_file: Path | None) -> list[str]:
+            served = [f"--model_name={options.model_name}", f"--model_base_path={options.model_base_path.resolve()}"]
+            if batching_file is None:
+                return served
+            return [*served, "--enable_batching=true", f"--batching_parameters_file={batching_file.resolve()}"]
+
+        bench_options = bench.BenchOptions(
+            model_name=options.model_name, base_path=options.model_base_path, requests=options.requests,
+            output=run_dir_path(options.reports_dir, "bench") / "bench.json", server_flags=flags,
+            batching_file=options.batching_file, signature=options.signature,
+            naive_command=shlex.split(options.naive_command) or None, seconds=options.seconds, levels=options.levels,
+            rows=options.rows, ranking_rows=options.ranking_rows, load_paths=options.load_paths,
+            repeats=options.repeats, profile=options.profile, baseline=options.baseline,
+            say=lambda line: print(line, file=sys.stderr))
+        report = bench.text(bench.run(bench_options), bench_options)
+        bench_options.output.with_suffix(".txt").write_text(report + "\n")
+        print(report)
+        print(f"\nwritten: {bench_options.output}, {bench_options.output.with_suffix('.txt')}")
         return
     elif options.command == "swap":
         from .scenarios import swap

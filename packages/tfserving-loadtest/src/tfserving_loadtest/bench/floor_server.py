@@ -2,42 +2,25 @@
 on one asyncio loop) answering TF Serving's predict routes with a canned reply and no model.
 
 What the server spends per request above this floor is its own work (parsing, checks, batching,
-TensorFlow); the floor is what the runtime costs whatever the server does. The reply has the
-shape of a one-row CTR prediction. `python -m <package>.loadtest.floor_server GRPC_PORT REST_PORT`.
+TensorFlow); the floor is what the runtime costs whatever the server does. The replies are the
+real server's own to the benchmark's first request (REST body, serialized PredictResponse), read
+from files: `python -m tfserving_loadtest.bench.floor_server REST_REPLY GRPC_REPLY GRPC_PORT REST_PORT`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
+from pathlib import Path
 from typing import Any
 
-from ..contract import OUTPUT, SIGNATURE
 
-REST_REPLY = b'{"predictions": [0.5]}'
-
-
-def grpc_reply() -> Any:
-    from tensorflow.core.framework import types_pb2
-    from tensorflow_serving.apis import predict_pb2
-
-    reply = predict_pb2.PredictResponse()
-    reply.model_spec.name = "floor"
-    reply.model_spec.version.value = 1
-    reply.model_spec.signature_name = SIGNATURE
-    output = reply.outputs[OUTPUT]
-    output.dtype = types_pb2.DT_FLOAT
-    output.tensor_shape.dim.add(size=1)
-    output.float_val.append(0.5)
-    return reply
-
-
-async def serve(grpc_port: int, rest_port: int) -> None:
+async def serve(rest_reply: bytes, grpc_reply: bytes, grpc_port: int, rest_port: int) -> None:
     import grpc
     from aiohttp import web
-    from tensorflow_serving.apis import prediction_service_pb2_grpc
+    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
-    reply = grpc_reply()
+    reply = predict_pb2.PredictResponse.FromString(grpc_reply)
 
     class Floor(prediction_service_pb2_grpc.PredictionServiceServicer):
         async def Predict(self, request: Any, context: Any) -> Any:
@@ -50,7 +33,7 @@ async def serve(grpc_port: int, rest_port: int) -> None:
 
     async def predict(request: web.Request) -> web.Response:
         await request.read()
-        return web.Response(body=REST_REPLY, content_type="application/json")
+        return web.Response(body=rest_reply, content_type="application/json")
 
     async def ready(_: web.Request) -> web.Response:
         return web.Response(text="ready")
@@ -65,4 +48,5 @@ async def serve(grpc_port: int, rest_port: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(serve(int(sys.argv[1]), int(sys.argv[2])))
+    asyncio.run(serve(Path(sys.argv[1]).read_bytes(), Path(sys.argv[2]).read_bytes(), int(sys.argv[3]),
+                      int(sys.argv[4])))

@@ -12,8 +12,9 @@ and at 1. Every configuration runs in a child process of its own, set up by the 
 sized once, so two settings cannot share a process. CPU is the child's process time (every
 TensorFlow thread included) per call, one caller, no server around it.
 
-Run as a child: `python -m <package>.loadtest.load_paths VERSION_DIR PATH THREADS SECONDS BATCH...`
-prints one JSON line of cells.
+The inputs are the benchmark's (`inputs.npz`, one array per signature input, sliced to each batch).
+Run as a child: `python -m tfserving_loadtest.bench.load_paths VERSION_DIR PATH THREADS SECONDS
+SIGNATURE INPUTS_NPZ BATCH...` prints one JSON line of cells.
 """
 
 from __future__ import annotations
@@ -29,9 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from ..contract import SIGNATURE
 from ..errors import LoadTestError
-from ..settings import PROJECT_ROOT
 
 PATHS = ("session", "object graph")
 THREADS = (0, 1)  # 0: TensorFlow's default
@@ -54,17 +53,23 @@ class PathCell:
         return f"{self.path}, threads {'default' if self.threads == 0 else self.threads}"
 
 
-def _session_call(version_dir: Path, intra: int, inter: int) -> Call:
+def load_inputs(path: Path) -> dict[str, np.ndarray]:
+    """The benchmark's inputs, as saved by bench.run.save_inputs."""
+    with np.load(path, allow_pickle=True) as saved:  # object arrays (strings) are pickled: our own file
+        return {name: saved[name] for name in saved.files}
+
+
+def _session_call(version_dir: Path, signature: str, intra: int, inter: int) -> Call:
     from embedded_tfserving.servable import Servable, session_config
 
     servable = Servable("bench", 1, version_dir, session_config(intra, inter))
-    return lambda inputs: servable.run(SIGNATURE, inputs)
+    return lambda inputs: servable.run(signature, inputs)
 
 
-def _object_graph_call(version_dir: Path) -> Call:
+def _object_graph_call(version_dir: Path, name: str) -> Call:
     import tensorflow as tf
 
-    signature = tf.saved_model.load(str(version_dir)).signatures[SIGNATURE]
+    signature = tf.saved_model.load(str(version_dir)).signatures[name]
 
     def call(inputs: dict[str, np.ndarray]) -> Any:  # as the server's object-graph path ran a request
         outputs = signature(**{name: tf.constant(value) for name, value in inputs.items()})
@@ -73,22 +78,21 @@ def _object_graph_call(version_dir: Path) -> Call:
     return call
 
 
-def measure(version_dir: Path, path: str, threads: int, seconds: float, batches: tuple[int, ...]) -> list[PathCell]:
+def measure(version_dir: Path, path: str, threads: int, seconds: float, signature: str, inputs_file: Path,
+            batches: tuple[int, ...]) -> list[PathCell]:
     """In this process (a fresh one): set the thread flags as the server does, load, time each batch size."""
     from embedded_tfserving.flags import parse_flags, session_threads
     from embedded_tfserving.server import configure_tensorflow
 
-    from ..data.schema import CATEGORICAL, DENSE, load_schema
-    from ..data.synthetic import generate
-
     flags = parse_flags([f"--model_base_path={version_dir}", f"--tensorflow_intra_op_parallelism={threads}",
                          f"--tensorflow_inter_op_parallelism={threads}"])
     configure_tensorflow(flags)
-    call = _session_call(version_dir, *session_threads(flags)) if path == "session" else _object_graph_call(version_dir)
-    features = generate(load_schema(), max(batches), seed=7)
+    call = (_session_call(version_dir, signature, *session_threads(flags)) if path == "session"
+            else _object_graph_call(version_dir, signature))
+    features = load_inputs(inputs_file)
     cells = []
     for batch in batches:
-        inputs = {DENSE: features.dense[:batch], CATEGORICAL: features.categorical[:batch].astype(object)}
+        inputs = {name: values[:batch] for name, values in features.items()}
         for _ in range(WARMUP_CALLS):
             call(inputs)
         calls, deadline = 0, time.perf_counter() + seconds
@@ -101,7 +105,7 @@ def measure(version_dir: Path, path: str, threads: int, seconds: float, batches:
     return cells
 
 
-def load_path_cells(version_dir: Path, seconds: float, say: Callable[[str], None],
+def load_path_cells(version_dir: Path, seconds: float, signature: str, inputs_file: Path, say: Callable[[str], None],
                     batches: tuple[int, ...] = BATCHES) -> list[PathCell]:
     """Every (path, threads) configuration in its own child process, one after the other."""
     cells = []
@@ -109,8 +113,8 @@ def load_path_cells(version_dir: Path, seconds: float, say: Callable[[str], None
         for path in PATHS:
             say(f"  load path: {path}, threads {threads or 'default'}, batches {', '.join(map(str, batches))} ...")
             command = [sys.executable, "-m", __name__, str(version_dir.resolve()), path, str(threads), str(seconds),
-                       *map(str, batches)]
-            done = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600)
+                       signature, str(inputs_file.resolve()), *map(str, batches)]
+            done = subprocess.run(command, capture_output=True, text=True, timeout=600)
             if done.returncode != 0:
                 raise LoadTestError(f"measuring the {path} load path failed: {done.stderr.strip()[-1000:]}")
             cells += [PathCell(**cell) for cell in json.loads(done.stdout.strip().splitlines()[-1])]
@@ -149,8 +153,9 @@ def path_table(cells: list[PathCell]) -> str:
 
 
 def main() -> None:
-    version_dir, path, threads, seconds, *batches = sys.argv[1:]
-    cells = measure(Path(version_dir), path, int(threads), float(seconds), tuple(int(b) for b in batches))
+    version_dir, path, threads, seconds, signature, inputs_file, *batches = sys.argv[1:]
+    cells = measure(Path(version_dir), path, int(threads), float(seconds), signature, Path(inputs_file),
+                    tuple(int(b) for b in batches))
     print(json.dumps([asdict(c) for c in cells]))
 
 

@@ -8,7 +8,8 @@ It measures, on the same model and machine, requests/s, rows/s and p50/p99 laten
 - the embedded server over REST and gRPC, batching off and on, at several client concurrencies,
   with one row per request, then with ranking-size requests (50 and 200 rows) and batching on;
 - each protocol's floor: the same runtimes (grpc.aio, aiohttp) answering a canned reply, no model;
-- a naive baseline: a web framework calling Keras `model.predict()` once per request.
+- a naive baseline, when given (`naive_command`): e.g. a web framework calling Keras
+  `model.predict()` once per request.
 Every cell also records the server's CPU per request (psutil on the server process, over the
 measured seconds only) and the load generator's (this process), so where the time goes is
 measured, not guessed: the server's own work is its CPU per request minus its protocol's floor. A
@@ -33,24 +34,21 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from embedded_tfserving.process import PACKAGE_PARENT, ChildProcess, ServerProcess, free_port
-from tfserving_loadtest.closed_loop import Load, Recorder
-from tfserving_loadtest.preflight import answers
-from tfserving_loadtest.resources import CpuMeter
-from tfserving_loadtest.stats import PERCENTILE_RULE, percentile
 
-from ..contract import SIGNATURE
+from .. import sources, versions
+from ..closed_loop import Load, Recorder
 from ..errors import LoadTestError
-from ..settings import PROJECT_ROOT
-from .load_paths import PathCell, load_path_cells, path_ratios
-from .payloads import grpc_requests, rest_bodies
-from .preflight import newest_version
+from ..preflight import answers
+from ..resources import CpuMeter
+from ..stats import PERCENTILE_RULE, percentile
+from .load_paths import PathCell, load_inputs, load_path_cells, path_ratios
 from .profile import Profile, finish, record
-from .scenarios.common import server_flags
 
 LEVELS = (1, 16, 64)
 CEILING_BATCHES = (1, 16, 64, 256, 1024)  # in-process batch sizes tried for the ceiling
@@ -61,9 +59,61 @@ WARMUP_SECONDS = 0.5  # per cell, unmeasured: connections open, the first batche
 RANKING_BATCH_REQUESTS = 8  # ranking cells: max_batch_size holds this many requests
 REPEATS = 3  # runs of every served cell; the tables give their medians (machines here swing by +-30%)
 PROFILE_SECONDS = 5.0  # py-spy's recording per protocol, at least
-REST_FLOOR, GRPC_FLOOR, NAIVE = "REST floor (aiohttp)", "gRPC floor (grpc.aio)", "naive Flask+predict()"
+REST_FLOOR, GRPC_FLOOR, NAIVE = "REST floor (aiohttp)", "gRPC floor (grpc.aio)", "naive server"
 BASELINE = "batching on, baseline"  # the --baseline server's cells: "REST batching on, baseline", ...
 Say = Callable[[str], None]
+Inputs = dict[str, np.ndarray]
+
+
+@dataclass
+class BenchOptions:
+    model_name: str
+    base_path: Path  # the model's versions: the newest is benchmarked
+    requests: str  # sources.parse: the served cells' requests
+    output: Path  # bench.json; the logs, inputs and profiles go beside it
+    # batching parameters file (None: batching off) -> the embedded server's flags, free ports (0)
+    server_flags: Callable[[Path | None], list[str]] = field(repr=False)
+    batching_file: Path
+    signature: str = "serving_default"
+    # rows -> the in-process inputs (None: the first request's tensors, repeated to `rows` rows)
+    inputs: Callable[[int], Inputs] | None = field(default=None, repr=False)
+    # a server answering TF Serving's REST predict route, its port appended (None: no naive cells)
+    naive_command: list[str] | None = None
+    cwd: Path | None = None  # where the naive server runs (on its PYTHONPATH too)
+    seconds: float = 5.0
+    levels: tuple[int, ...] = LEVELS
+    rows: int = 1
+    ranking_rows: tuple[int, ...] = RANKING_ROWS
+    load_paths: bool = True
+    repeats: int = REPEATS
+    profile: bool = True
+    baseline: Path | None = None
+    say: Say = field(default=print, repr=False)
+
+
+def first_request_inputs(options: BenchOptions, version_dir: Path, rows: int) -> Inputs:
+    """The source's first request as the server would read it (the embedded server's REST parser,
+    with the signature's dtypes), its rows repeated to `rows`."""
+    from embedded_tfserving.rest_requests import parse_body, predict_request_tensors
+    from embedded_tfserving.servable import read_serve_meta_graph
+    from tensorflow.core.framework import types_pb2
+
+    signature = read_serve_meta_graph(version_dir).signature_def[options.signature]
+    dtypes = {alias: types_pb2.DataType.Name(info.dtype) for alias, info in signature.inputs.items()}
+    body = sources.parse(options.requests).rest_bodies(options.model_name, 1, 1, 7)[0]
+    tensors, _ = predict_request_tensors(parse_body(body), dtypes)
+    return {name: np.resize(value, (rows, *value.shape[1:])) if value.ndim else np.full(rows, value)
+            for name, value in tensors.items()}
+
+
+def save_inputs(options: BenchOptions, version_dir: Path) -> Path:
+    """The in-process inputs for the largest batch, saved once for this process and the load-path
+    children (which slice them)."""
+    rows = max(CEILING_BATCHES)
+    inputs = options.inputs(rows) if options.inputs else first_request_inputs(options, version_dir, rows)
+    path = options.output.parent / "inputs.npz"
+    np.savez(path, **inputs)  # type: ignore[arg-type]  # numpy's stubs take the first keyword for allow_pickle
+    return path
 
 
 @dataclass
@@ -126,26 +176,23 @@ def measured(target: str, concurrency: int, driven: Driven, rows: int = 1) -> Ce
 
 # --- the parts being compared -------------------------------------------------------------------
 
-def in_process_cells(version_dir: Path, seconds: float) -> list[Cell]:
+def in_process_cells(version_dir: Path, signature: str, inputs_file: Path, seconds: float) -> list[Cell]:
     """The ceiling: the server's own Session path with no HTTP, no JSON, one caller; batch 1 and the
     best of a few batch sizes."""
     from embedded_tfserving.servable import Servable
 
-    from ..data.schema import CATEGORICAL, DENSE, load_schema
-    from ..data.synthetic import generate
-
     servable = Servable("bench", 1, version_dir)
-    features = generate(load_schema(), max(CEILING_BATCHES), seed=7)
+    features = load_inputs(inputs_file)
     cells = []
     for batch in CEILING_BATCHES:
-        inputs = {DENSE: features.dense[:batch], CATEGORICAL: features.categorical[:batch].astype(object)}
-        servable.run(SIGNATURE, inputs)
+        inputs = {name: values[:batch] for name, values in features.items()}
+        servable.run(signature, inputs)
         latencies: list[float] = []
         deadline = time.perf_counter() + seconds / 2
         started = time.perf_counter()
         while time.perf_counter() < deadline:
             t0 = time.perf_counter()
-            servable.run(SIGNATURE, inputs)
+            servable.run(signature, inputs)
             latencies.append(time.perf_counter() - t0)
         cell = summarize(f"in-process batch {batch}", 1, latencies, 0, time.perf_counter() - started)
         cell.rows = batch  # one call serves `batch` rows: rows_per_s is the ceiling
@@ -178,9 +225,8 @@ def ranking_batching_file(batching_file: Path, rows: int, out_dir: Path) -> Path
     """The batching file with max_batch_size raised to hold RANKING_BATCH_REQUESTS requests of `rows`
     rows (compose's 64 rows hold one 50-row request and refuse a 200-row one: a task larger than
     max_batch_size is an error)."""
-    from google.protobuf import text_format
-
     from embedded_tfserving.config import read_batching_parameters
+    from google.protobuf import text_format
 
     params = read_batching_parameters(batching_file)
     params.max_batch_size.value = max(params.max_batch_size.value, rows * RANKING_BATCH_REQUESTS)
@@ -204,72 +250,92 @@ class Measurement:
     pid: int | None
 
 
-def start_servers(stack: contextlib.ExitStack, models_dir: Path, model_name: str, batching_file: Path,
-                  keras_model: Path | None, log_dir: Path, say: Say, levels: tuple[int, ...], rows: int,
-                  ranking_rows: tuple[int, ...], baseline: Path | None = None) -> tuple[list[Measurement], ServerProcess]:
+def start_servers(stack: contextlib.ExitStack, options: BenchOptions, pools: Pools) -> tuple[list[Measurement], ServerProcess]:
     """Every server of the bench, started once and kept up through the runs, and what each run
-    measures on them; also the batching-on server, which the profile reads. `baseline`: a folder
-    holding another release's embedded_tfserving, started with the same flags and measured batching
-    on at the top concurrency, beside this one in every run."""
-    top = max(levels)
+    measures on them; also the batching-on server, which the profile reads. `options.baseline`: a
+    folder holding another release's embedded_tfserving, started with the same flags and measured
+    batching on at the top concurrency, beside this one in every run."""
+    top, rows, log_dir, say = max(options.levels), options.rows, options.output.parent, options.say
     plan: list[Measurement] = []
     both = (("rest", "REST"), ("grpc", "gRPC"))
 
-    def child(module: str, args: list[str], rest_port: int, what: str) -> tuple[ChildProcess, str]:
-        """One of this package's servers (floor_server, naive_app), up once its /ready answers."""
+    def child(command: list[str], name: str, what: str) -> tuple[ChildProcess, str]:
+        """A server of the comparison (the floor, the naive one), up once its /ready answers."""
+        rest_port = free_port()
         url = f"http://127.0.0.1:{rest_port}"
-        started = stack.enter_context(ChildProcess(
-            [sys.executable, "-m", f"{__package__}.{module}", *args, str(rest_port)],
-            log_dir / f"{module.split('_')[0]}-server.log", cwd=PROJECT_ROOT, python_path=[PROJECT_ROOT]))
+        cwd = options.cwd
+        started = stack.enter_context(ChildProcess([*command, str(rest_port)], log_dir / f"{name}-server.log", cwd=cwd,
+                                                   python_path=[cwd] if cwd else []))
         say(f"  starting {what} ...")
         started.start()
         started.wait_until(lambda: answers(f"{url}/ready"), 120, what)
         return started, url
 
-    grpc_port = free_port()
-    floor, floor_url = child("floor_server", [str(grpc_port)], free_port(), "the floor server (canned replies)")
-    plan.append(Measurement((("rest", REST_FLOOR), ("grpc", GRPC_FLOOR)), top, rows, floor_url, f"127.0.0.1:{grpc_port}",
-                            "floor", floor.pid))
-
     def embedded(label: str, file: Path | None, size: int, cell_levels: tuple[int, ...],
                  package_parent: Path = PACKAGE_PARENT) -> ServerProcess:
-        # The flags `make serve` gives the server (compose's tfserving command), on this models folder.
-        flags = server_flags(models_dir.resolve(), batching=file is not None, batching_file=file)
         log_name = f"server-{label.replace(' ', '-').replace(',', '')}" + (f"-{size}rows" if size > 1 else "")
         say(f"  starting the embedded server, {label}, {size} row(s) per request ...")
-        server = stack.enter_context(ServerProcess(flags, log_dir / f"{log_name}.log",
+        server = stack.enter_context(ServerProcess(options.server_flags(file), log_dir / f"{log_name}.log",
                                                    package_parent=package_parent)).start()
         for level in cell_levels:
             plan.append(Measurement(tuple((p, f"{name} {label}") for p, name in both), level, size, server.rest_url,
-                                    server.grpc_target, model_name, server.pid))
+                                    server.grpc_target, options.model_name, server.pid))
         return server
 
-    embedded("batching off", None, rows, levels)
-    main_batching = batching_file if rows == 1 else ranking_batching_file(batching_file, rows, log_dir)
-    batching_on = embedded("batching on", main_batching, rows, levels)
-    if baseline is not None:
-        embedded(BASELINE, main_batching, rows, (top,), baseline.resolve())
-    for size in (r for r in ranking_rows if r != rows):
-        embedded("batching on", ranking_batching_file(batching_file, size, log_dir), size, (top,))
-    if keras_model is not None:
-        naive, naive_url = child("naive_app", [str(keras_model.resolve())], free_port(), "the naive baseline server")
-        plan += [Measurement((("rest", NAIVE),), level, rows, naive_url, "", "naive", naive.pid) for level in levels]
+    batching_off = embedded("batching off", None, rows, options.levels)
+    main_batching = options.batching_file if rows == 1 else ranking_batching_file(options.batching_file, rows, log_dir)
+    batching_on = embedded("batching on", main_batching, rows, options.levels)
+    if options.baseline is not None:
+        embedded(BASELINE, main_batching, rows, (top,), options.baseline.resolve())
+    for size in (r for r in options.ranking_rows if r != rows):
+        embedded("batching on", ranking_batching_file(options.batching_file, size, log_dir), size, (top,))
+    # The floor answers with the real server's replies to the first request, read from files.
+    rest_reply, grpc_reply = canned_replies(batching_off, options.model_name, pools.get(options.model_name, rows,
+                                                                                        batching_off.rest_url))
+    (log_dir / "floor-reply.json").write_bytes(rest_reply)
+    (log_dir / "floor-reply.pb").write_bytes(grpc_reply)
+    grpc_port = free_port()
+    floor, floor_url = child([sys.executable, "-m", f"{__package__}.floor_server", str(log_dir / "floor-reply.json"),
+                              str(log_dir / "floor-reply.pb"), str(grpc_port)], "floor", "the floor server (canned replies)")
+    plan.insert(0, Measurement((("rest", REST_FLOOR), ("grpc", GRPC_FLOOR)), top, rows, floor_url,
+                               f"127.0.0.1:{grpc_port}", options.model_name, floor.pid))
+    if options.naive_command:
+        naive, naive_url = child(options.naive_command, "naive", "the naive baseline server")
+        plan += [Measurement((("rest", NAIVE),), level, rows, naive_url, "", "naive", naive.pid)
+                 for level in options.levels]
     return plan, batching_on
 
 
-class Pools:
-    """Request pools built once per (model name, rows per request) and shared by every run: REST
-    bodies (which do not name the model) and gRPC PredictRequests (which do)."""
+def canned_replies(server: ServerProcess, model_name: str, pool: tuple[list[bytes], list[Any]]) -> tuple[bytes, bytes]:
+    """The server's REST reply body and serialized PredictResponse to the pools' first requests."""
+    import grpc
+    import requests
+    from tensorflow_serving.apis import prediction_service_pb2_grpc
 
-    def __init__(self) -> None:
+    bodies, predict_requests = pool
+    reply = requests.post(f"{server.rest_url}/v1/models/{model_name}:predict", data=bodies[0], timeout=30)
+    if not reply.ok:
+        raise LoadTestError(f"the benchmark's first request failed on the server: HTTP {reply.status_code} {reply.text[:200]}")
+    with grpc.insecure_channel(server.grpc_target) as channel:
+        answer = prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(predict_requests[0], timeout=30)
+    return reply.content, answer.SerializeToString()
+
+
+class Pools:
+    """Request pools built once per (model name, rows per request) from the request source and shared
+    by every run: REST bodies (which do not name the model) and gRPC PredictRequests (which do)."""
+
+    def __init__(self, requests: str) -> None:
+        self.source = sources.parse(requests)
         self._rest: dict[int, list[bytes]] = {}
         self._grpc: dict[tuple[str, int], list[Any]] = {}
 
-    def get(self, model: str, rows: int, grpc: bool = True) -> tuple[list[bytes], list[Any]]:
+    def get(self, model: str, rows: int, rest_url: str = "", grpc: bool = True) -> tuple[list[bytes], list[Any]]:
+        """`rest_url`: a server serving the model, for a source that needs its signature's dtypes."""
         if rows not in self._rest:
-            self._rest[rows] = rest_bodies(rows=rows, pool=POOL, seed=7)
+            self._rest[rows] = self.source.rest_bodies(model, rows, POOL, 7)
         if grpc and (model, rows) not in self._grpc:
-            self._grpc[model, rows] = grpc_requests(model, rows=rows, pool=POOL, seed=7)
+            self._grpc[model, rows] = self.source.grpc_requests(model, rows, POOL, 7, rest_url)
         return self._rest[rows], self._grpc.get((model, rows), [])
 
 
@@ -279,7 +345,8 @@ def run_once(plan: list[Measurement], pools: Pools, seconds: float, number: int,
     cells = []
     for index, measurement in enumerate(plan):
         targets = measurement.targets if (number + index) % 2 == 0 else tuple(reversed(measurement.targets))
-        bodies, requests = pools.get(measurement.model, measurement.rows, grpc=bool(measurement.grpc_target))
+        bodies, requests = pools.get(measurement.model, measurement.rows, measurement.rest_url,
+                                     grpc=bool(measurement.grpc_target))
         for protocol, target in targets:
             driven = _drive(measurement.rest_url, measurement.grpc_target, measurement.model, protocol, bodies,
                             requests, measurement.level, seconds, measurement.pid)
@@ -333,7 +400,7 @@ def profile_server(server: ServerProcess, pools: Pools, model_name: str, level: 
                    say: Say) -> dict[str, Profile]:
     """py-spy on the batching-on server while each protocol alone loads it (a run of its own: the
     profiler's sampling would disturb the measured ones); raw stacks kept as profile-<protocol>.txt."""
-    bodies, requests = pools.get(model_name, 1)
+    bodies, requests = pools.get(model_name, 1, server.rest_url)
     found = {}
     for protocol, name in (("rest", "REST batching on"), ("grpc", "gRPC batching on")):
         say(f"  profiling the server under {name} at {level} clients ...")
@@ -475,41 +542,53 @@ class Bench:
     profiles: dict[str, Profile]
 
 
-def run_bench(model_name: str, models_dir: Path, artifacts_dir: Path, batching_file: Path, seconds: float,
-              skip_naive: bool, output: Path, say: Say, levels: tuple[int, ...] = LEVELS, rows: int = 1,
-              ranking_rows: tuple[int, ...] = RANKING_ROWS, load_paths: bool = True, repeats: int = REPEATS,
-              profile: bool = True, baseline: Path | None = None) -> Bench:
+def run(options: BenchOptions) -> Bench:
     """Measure every cell `repeats` times, write the runs, their medians and spreads, the ratios, the
-    load paths and the profile to `output` (JSON); return them."""
-    version_dir = newest_version(models_dir, model_name)
-    keras_model = artifacts_dir / "model.keras"
-    if not skip_naive and not keras_model.is_file():
-        raise LoadTestError(f"{keras_model} not found; run `make train` or pass --skip-naive")
-    if repeats < 1:
-        raise LoadTestError(f"--repeats must be at least 1, got {repeats}")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    top = max(levels)
-    say(f"benchmarking {model_name} version {version_dir.name}, {seconds:g} s per cell, {repeats} run(s)")
-    in_process = in_process_cells(version_dir, seconds)
-    paths = load_path_cells(version_dir, seconds / 2, say) if load_paths else []
-    pools = Pools()
+    load paths and the profile to `options.output` (JSON); return them."""
+    version_dir = versions.newest(options.base_path)
+    if options.repeats < 1:
+        raise LoadTestError(f"--repeats must be at least 1, got {options.repeats}")
+    options.output.parent.mkdir(parents=True, exist_ok=True)
+    top, say = max(options.levels), options.say
+    say(f"benchmarking {options.model_name} version {version_dir.name}, {options.seconds:g} s per cell, "
+        f"{options.repeats} run(s)")
+    inputs_file = save_inputs(options, version_dir)
+    in_process = in_process_cells(version_dir, options.signature, inputs_file, options.seconds)
+    paths = (load_path_cells(version_dir, options.seconds / 2, options.signature, inputs_file, say)
+             if options.load_paths else [])
+    pools = Pools(options.requests)
     with contextlib.ExitStack() as stack:
-        plan, batching_on = start_servers(stack, models_dir, model_name, batching_file,
-                                          None if skip_naive else keras_model, output.parent, say, levels, rows,
-                                          ranking_rows, baseline)
-        runs = [run_once(plan, pools, seconds, number, say) for number in range(repeats)]
-        profiles = profile_server(batching_on, pools, model_name, top, max(seconds, PROFILE_SECONDS), output.parent,
-                                  say) if profile else {}
+        plan, batching_on = start_servers(stack, options, pools)
+        runs = [run_once(plan, pools, options.seconds, number, say) for number in range(options.repeats)]
+        profiles = profile_server(batching_on, pools, options.model_name, top, max(options.seconds, PROFILE_SECONDS),
+                                  options.output.parent, say) if options.profile else {}
     # Each run's ratios see the in-process cells too: the ceiling the ranking cells are compared with.
-    bench = Bench(in_process + median_cells(runs, plan), median_ratios([ratios(in_process + run, top, rows) for run in runs]),
+    bench = Bench(in_process + median_cells(runs, plan),
+                  median_ratios([ratios(in_process + run, top, options.rows) for run in runs]),
                   runs, paths, path_ratios(paths), profiles)
-    output.write_text(json.dumps({
+    options.output.write_text(json.dumps({
         "cells": [asdict(c) | {"rows_per_s": c.rows_per_s, "client_bound": c.client_bound} for c in bench.cells],
         "ratios": {title: {"median": value, "lowest": low, "highest": high} for title, value, low, high in bench.ratios},
-        "runs": [[asdict(c) for c in run] for run in runs], "repeats": repeats,
+        "runs": [[asdict(c) for c in run] for run in runs], "repeats": options.repeats,
         "load_paths": [asdict(c) for c in paths], "load_path_ratios": dict(bench.load_path_ratios),
         "profile": {name: found.summary() for name, found in profiles.items()},
-        "baseline": str(baseline) if baseline else None, "seconds_per_cell": seconds,
+        "baseline": str(options.baseline) if options.baseline else None, "seconds_per_cell": options.seconds,
         "percentile_rule": PERCENTILE_RULE, "client_bound_cores": CLIENT_BOUND_CORES},
         indent=2))
     return bench
+
+
+def text(bench: Bench, options: BenchOptions) -> str:
+    """The report's text: every cell, where the server's CPU goes, the load paths, the profile, the ratios."""
+    from .load_paths import path_table
+    from .profile import profile_table
+
+    sections = [table(bench.cells), f"({PERCENTILE_RULE})", "", cpu_table(bench.cells, max(options.levels), options.rows)]
+    if bench.load_paths:
+        sections += ["", path_table(bench.load_paths)]
+    if bench.profiles:
+        sections += ["", profile_table(bench.profiles)]
+    sections += ["", f"ratios (each within one run, same machine; median over {options.repeats} run(s), lowest - highest):"]
+    sections += [f"  {title:<58} {value:6.2f}x  ({low:.2f} - {high:.2f})" for title, value, low, high in bench.ratios]
+    sections += [f"  {title:<58} {value:6.2f}x" for title, value in bench.load_path_ratios]
+    return "\n".join(sections)
