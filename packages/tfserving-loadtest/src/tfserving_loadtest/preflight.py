@@ -15,8 +15,9 @@ import requests
 from . import access
 from .errors import LoadTestError, ServerUnreachable
 from .stats import percentile
+from .versions import AVAILABLE
 
-AVAILABLE = "AVAILABLE"  # ModelVersionStatus.State of a serving version
+__all__ = ["AVAILABLE", "answers", "check_grpc", "check_rest", "floor_ms", "get", "metadata"]
 
 
 def answers(url: str) -> bool:
