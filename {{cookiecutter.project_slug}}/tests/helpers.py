@@ -153,7 +153,7 @@ def require_prometheus_tool(name: str) -> str:
 @contextmanager
 def empty_prometheus(folder: Path, scrape_seconds: int = 1) -> Iterator[str]:
     """A real Prometheus with nothing to scrape, in `folder`; yields its URL."""
-    from {{ cookiecutter.package_name }}.stack.prometheus import is_ready, prometheus_process
+    from tfserving_stack.prometheus import is_ready, prometheus_process
 
     binary = require_prometheus_tool("prometheus")
     (folder / "prometheus.yml").write_text(f"global:\n  scrape_interval: {scrape_seconds}s\n")
@@ -168,7 +168,7 @@ def empty_prometheus(folder: Path, scrape_seconds: int = 1) -> Iterator[str]:
 def require_alertmanager() -> str:
     """Path of Debian's prometheus-alertmanager (or upstream's alertmanager); skip when absent
     unless REQUIRE_ALERTMANAGER=1 (CI)."""
-    from {{ cookiecutter.package_name }}.stack.alertmanager import INSTALL_HINT, alertmanager_binary
+    from tfserving_stack.alertmanager import INSTALL_HINT, alertmanager_binary
 
     path = alertmanager_binary()
     if path is None:

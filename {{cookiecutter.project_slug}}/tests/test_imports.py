@@ -74,7 +74,7 @@ def test_no_import_cycles_in_the_package():
     graph = {module_name(path): {m for m in imported(path, modules)
                                  if not (module_name(path).startswith(m + ".") and m != PACKAGE)}
              for path in paths}
-    assert len(graph) > 50 and any(graph.values())
+    assert len(graph) > 30 and any(graph.values())  # the whole package was read
     assert cycles(graph) == []
 
 

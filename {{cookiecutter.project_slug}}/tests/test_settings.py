@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from tfserving_stack.errors import StackError
+from tfserving_stack.project import Project
+
 from {{ cookiecutter.package_name }} import settings
 from {{ cookiecutter.package_name }}.errors import ProjectError
-from {{ cookiecutter.package_name }}.stack.project import Project
 
 
 def test_the_environment_wins_over_env_file_which_wins_over_the_answers(make_project, monkeypatch) -> None:
@@ -18,20 +20,20 @@ def test_the_environment_wins_over_env_file_which_wins_over_the_answers(make_pro
     found = settings.environment(root)
     assert found["SLO_P99_MS"] == "75" and found["MODEL_NAME"] == "from-env-file"
     assert found["REST_PORT"] == "{{ cookiecutter.rest_port }}"  # .env lacks it: the generation's answer
-    assert Project.load(root).env == found  # the stack reads the same
+    assert Project.load(root, settings.GENERATED).env == found  # the stack reads the same
 
 
 def test_this_project_s_settings_are_read_from_its_own_root(monkeypatch, tmp_path) -> None:
     monkeypatch.chdir(tmp_path)  # the working folder plays no part
-    assert Project.load().root == settings.PROJECT_ROOT
+    assert settings.project().root == settings.PROJECT_ROOT
     monkeypatch.setenv("GRPC_PORT", "7500")
-    assert settings.grpc_port() == Project.load().port("GRPC_PORT") == 7500
+    assert settings.grpc_port() == settings.project().port("GRPC_PORT") == 7500
 
 
 def test_a_missing_or_bad_setting_is_named(monkeypatch) -> None:
     monkeypatch.setattr(settings, "environment", lambda root=settings.PROJECT_ROOT: {"REST_PORT": "http"})
     with pytest.raises(ProjectError, match=r"SLO_P99_MS is not set: add it to .*\.env"):
         settings.slo_p99_ms()
-    with pytest.raises(ProjectError, match=r"REST_PORT='http' in \.env is not a TCP port number"):
+    with pytest.raises(StackError, match=r"REST_PORT='http' in \.env is not a TCP port number"):
         settings.rest_port()
     assert settings.setting("SERVING_CA_FILE") == ""  # optional settings are simply empty

@@ -74,8 +74,11 @@ def test_every_workflow_target_is_in_the_makefile() -> None:
     assert not missing, f"targets the workflow runs but the Makefile lacks: {sorted(missing)}"
 
 
-def test_every_workflow_variable_is_read_by_make_or_the_package() -> None:
-    sources = (PROJECT_ROOT / "Makefile").read_text() + "".join(p.read_text() for p in PACKAGE.rglob("*.py"))
+def test_every_workflow_variable_is_read_by_make_or_the_packages() -> None:
+    import tfserving_stack  # the stack's commands (serve, stop) read their settings there
+
+    code = [*PACKAGE.rglob("*.py"), *Path(tfserving_stack.__file__).parent.rglob("*.py")]
+    sources = (PROJECT_ROOT / "Makefile").read_text() + "".join(p.read_text() for p in code)
     for _, command in run_steps():
         for word in make_words(command)[1]:
             name = word.split("=", 1)[0]

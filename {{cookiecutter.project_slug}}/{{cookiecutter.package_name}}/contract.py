@@ -17,6 +17,7 @@ import numpy as np
 
 from tfserving_loadtest import canary_policy, versions
 from tfserving_loadtest.access import Access
+from tfserving_stack.rollout import STATUS_REQUEST
 
 from . import settings
 from .data.schema import CATEGORICAL, DENSE, Features, Schema
@@ -93,11 +94,10 @@ def grpc_predict_request(model_name: str, features: Features) -> PredictRequest:
 
 # --- readiness ----------------------------------------------------------------------------------
 
-# A shell inside TF Serving's image asking its status API (the image has bash, neither curl nor
-# wget): bash's /dev/tcp. TF Serving answers 200 in every version state, so readiness reads
-# AVAILABLE in the body. Compose's healthcheck and the Kubernetes probes carry READINESS_PROBE as
-# it is, with ${MODEL_NAME} (their tests compare); stack/rollout.py sends STATUS_REQUEST itself.
-STATUS_REQUEST = r'exec 3<>/dev/tcp/127.0.0.1/8501 && printf "GET /v1/models/${MODEL_NAME} HTTP/1.0\r\n\r\n" >&3'
+# TF Serving answers 200 in every version state, so readiness reads AVAILABLE in the body of the
+# status request the stack's rollout also sends inside a container (tfserving_stack.rollout).
+# Compose's healthcheck and the Kubernetes probes carry READINESS_PROBE as it is, with ${MODEL_NAME}
+# (their tests compare).
 READINESS_PROBE = STATUS_REQUEST + " && grep -q AVAILABLE <&3"
 
 

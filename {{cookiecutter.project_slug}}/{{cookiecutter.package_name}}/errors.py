@@ -18,10 +18,6 @@ class ExportError(ProjectError):
     """A model was not exported, published or verified; nothing under models/ changed."""
 
 
-class StackError(ProjectError):
-    """`serve`, `stop` or `status` cannot do what was asked (ports taken, no engine, no model)."""
-
-
 class LoadTestError(ProjectError, ToolkitError):
     """A load test cannot start (server, model, schema) or one of its checks failed; the load-test
     toolkit's own error (ToolkitError) means the same and the command line treats it alike."""

@@ -5,28 +5,20 @@ answer given then. The project's root is the folder that holds this package."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+from tfserving_stack.project import Project, port_number, read_env_file
+from tfserving_stack.project import environment as stack_environment
+
 from .errors import ProjectError
+
+__all__ = ["read_env_file"]  # for the tests, which read .env as the project does
 
 # The folder that holds the package, .env, compose/ and loadtests/.
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_DIR = PROJECT_ROOT / "compose"
 LOCUSTFILE = PROJECT_ROOT / "loadtests" / "locustfile.py"
 CANARY_LOCUSTFILE = PROJECT_ROOT / "loadtests" / "canary.py"  # GrpcCanaryUser, apart (see its docstring)
-
-
-def read_env_file(path: Path) -> dict[str, str]:
-    """KEY=VALUE lines of a .env file; comments and blank lines skipped, quotes stripped."""
-    values: dict[str, str] = {}
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, value = line.split("=", 1)
-        values[key.strip()] = value.strip().strip("'\"")
-    return values
 
 
 # The answers this project was generated with, under the names .env gives them.
@@ -42,11 +34,13 @@ GENERATED = {
 
 def environment(root: Path = PROJECT_ROOT) -> dict[str, str]:
     """Every setting of the project at `root`, by the one rule: the environment's non-empty values
-    over root/.env over the generation's answers."""
-    env_file = root / ".env"
-    values = {**GENERATED, **(read_env_file(env_file) if env_file.is_file() else {})}
-    values.update((key, value) for key, value in os.environ.items() if value)
-    return values
+    over root/.env over the generation's answers (the stack's rule, tfserving_stack.project)."""
+    return stack_environment(root, GENERATED)
+
+
+def project() -> Project:
+    """This project as the stack package reads it (root, settings)."""
+    return Project.load(PROJECT_ROOT, GENERATED)
 
 
 def setting(key: str) -> str:
@@ -69,13 +63,6 @@ def models_dir() -> Path:
 
 def model_name() -> str:
     return required("MODEL_NAME")
-
-
-def port_number(key: str, value: str) -> int:
-    """`value` as a TCP port; ProjectError naming the setting when it is none."""
-    if not value.isdigit() or not 0 < int(value) < 65536:
-        raise ProjectError(f"{key}={value!r} in .env is not a TCP port number")
-    return int(value)
 
 
 def port(key: str) -> int:

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.package_name }}.errors import StackError
+from tfserving_stack import images, mode
+from tfserving_stack.errors import StackError
+
+from {{ cookiecutter.package_name }} import settings
 from {{ cookiecutter.package_name }}.settings import PROJECT_ROOT
-from {{ cookiecutter.package_name }}.stack import images, mode
-from {{ cookiecutter.package_name }}.stack.project import Project
 
 from ..helpers import PublishedModel, make
 from .support import compose_project, serve, tear_down
@@ -45,9 +46,9 @@ def docker_engine() -> None:
 def local_images(docker_engine: None) -> dict[str, str]:
     """The .env settings of this project's local images, built by `make images` unless all are there
     and the model server's was built from this project's pins."""
-    project = Project.load(PROJECT_ROOT)
-    settings = images.local_settings(project)
-    missing = images.unavailable(dict(settings), project)
+    project = settings.project()
+    local = images.local_settings(project)
+    missing = images.unavailable(dict(local), project)
     if missing:
         if shutil.which("mmdebstrap") is None:
             unavailable("the local images are not built and mmdebstrap, which `make images` needs, is not "
@@ -55,10 +56,10 @@ def local_images(docker_engine: None) -> dict[str, str]:
         built = make(PROJECT_ROOT, "images", timeout=1800)
         print(built.stdout + built.stderr[-3000:])
         assert built.returncode == 0, built.stdout + built.stderr
-        assert f"TFSERVING_IMAGE={settings['TFSERVING_IMAGE']}" in built.stdout  # says how to point .env at them
+        assert f"TFSERVING_IMAGE={local['TFSERVING_IMAGE']}" in built.stdout  # says how to point .env at them
         # The model server carries the digest of the pins it installed, so the next run reuses it.
-        assert not images.unavailable(dict(settings), project), "the images just built count as missing"
-    return settings
+        assert not images.unavailable(dict(local), project), "the images just built count as missing"
+    return local
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from {{ cookiecutter.package_name }}.stack import compose
-from {{ cookiecutter.package_name }}.stack.project import Project
+from tfserving_stack import compose
+from tfserving_stack.project import Project
 
 from ..helpers import PublishedModel, copy_project, make, read_env
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.package_name }}.stack import compose
+from tfserving_stack import compose
 
 from .support import compose_project, scratch, serve, tear_down
 

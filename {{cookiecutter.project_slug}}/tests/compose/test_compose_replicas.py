@@ -17,14 +17,14 @@ import requests
 from tensorflow_serving.apis import prediction_service_pb2_grpc
 
 from embedded_tfserving.testing import wait_for
+from tfserving_stack import rollout
+from tfserving_stack.balancer import Balancer
+from tfserving_stack.mode import docker_client
 
 from {{ cookiecutter.package_name }}.contract import grpc_predict_request, rest_predict_body
 from {{ cookiecutter.package_name }}.data.schema import Schema
 from {{ cookiecutter.package_name }}.data.synthetic import generate
 from {{ cookiecutter.package_name }}.export.publish import publish_version
-from {{ cookiecutter.package_name }}.stack import rollout
-from {{ cookiecutter.package_name }}.stack.balancer import Balancer
-from {{ cookiecutter.package_name }}.stack.mode import docker_client
 
 from ..helpers import PublishedModel, make, prometheus_query, read_env
 from .support import compose_project, scratch, serve, tear_down

@@ -22,13 +22,13 @@ from tensorflow_serving.apis import prediction_service_pb2_grpc
 
 from embedded_tfserving.testing import wait_for
 from tfserving_loadtest.dashboards.preview import render
+from tfserving_stack import compose
+from tfserving_stack.mode import docker_client
 
 from {{ cookiecutter.package_name }}.contract import OUTPUT, grpc_predict_request, published_versions, rest_predict_body
 from {{ cookiecutter.package_name }}.dashboards.definitions import DASHBOARDS
 from {{ cookiecutter.package_name }}.data.schema import Schema
 from {{ cookiecutter.package_name }}.data.synthetic import generate
-from {{ cookiecutter.package_name }}.stack import compose
-from {{ cookiecutter.package_name }}.stack.mode import docker_client
 
 from ..helpers import grafana_substitute, make, prometheus_query, read_env
 from .support import scratch

@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 
 from tfserving_loadtest.dashboards.preview import render
+from tfserving_stack import embedded
+from tfserving_stack.project import Project
 
 from {{ cookiecutter.package_name }}.dashboards.definitions import DASHBOARDS
 from {{ cookiecutter.package_name }}.export.publish import publish_version
 from {{ cookiecutter.package_name }}.loadtest import locust_run  # the toolkit's, configured for this project
-from {{ cookiecutter.package_name }}.stack import embedded
-from {{ cookiecutter.package_name }}.stack.project import Project
 
 from ..helpers import (
     PORT_SETTINGS,

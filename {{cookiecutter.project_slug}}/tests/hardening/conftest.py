@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 from embedded_tfserving.testing import write_tf1_model
-
-from {{ cookiecutter.package_name }}.certs import write_certs
+from tfserving_stack.certs import write_certs
 
 
 @pytest.fixture(scope="session")

@@ -16,10 +16,9 @@ import requests
 import yaml
 
 from embedded_tfserving.testing import wait_for
-
-from {{ cookiecutter.package_name }}.stack import alertmanager, embedded
-from {{ cookiecutter.package_name }}.stack.alert_receiver import read_notifications
-from {{ cookiecutter.package_name }}.stack.project import Project
+from tfserving_stack import alertmanager, embedded
+from tfserving_stack.alert_receiver import read_notifications
+from tfserving_stack.project import Project
 
 from ..helpers import require_alertmanager
 from .test_stack_commands import cli

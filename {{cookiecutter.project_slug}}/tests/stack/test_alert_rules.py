@@ -18,12 +18,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from embedded_tfserving.metrics import LATENCY_BUCKETS, ServingMetrics
 from embedded_tfserving.process import free_port
+from tfserving_stack.errors import StackError
+from tfserving_stack.project import Project
+from tfserving_stack.prometheus import is_ready, prometheus_process, write_local_config
+from tfserving_stack.slo_rules import Slo, slo_rules, write_slo_rules
 
-from {{ cookiecutter.package_name }}.errors import StackError
 from {{ cookiecutter.package_name }}.settings import PROJECT_ROOT, read_env_file
-from {{ cookiecutter.package_name }}.stack.project import Project
-from {{ cookiecutter.package_name }}.stack.prometheus import is_ready, prometheus_process, write_local_config
-from {{ cookiecutter.package_name }}.stack.slo_rules import Slo, slo_rules, write_slo_rules
 
 from ..helpers import require_prometheus_tool
 
@@ -124,7 +124,7 @@ def test_slo_rules_match_env() -> None:
     expected = slo_rules(Slo.from_settings(read_env_file(PROJECT_ROOT / ".env")))
     assert (RULES_DIR / "slo.yml").read_text(encoding="utf-8") == expected, (
         "compose/rules/slo.yml differs from what .env's SLO_AVAILABILITY and SLO_P99_MS give: "
-        "`make serve` rewrites it (stack/slo_rules.py write_slo_rules)")
+        "`make serve` rewrites it (tfserving_stack.slo_rules.write_slo_rules)")
 
 
 def test_write_slo_rules_follows_env(make_project, monkeypatch: pytest.MonkeyPatch) -> None:

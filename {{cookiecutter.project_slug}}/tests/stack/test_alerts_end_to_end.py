@@ -29,12 +29,12 @@ import yaml
 
 from embedded_tfserving.process import ServerProcess
 from embedded_tfserving.testing import wait_for
+from tfserving_stack import embedded, processes
+from tfserving_stack.project import Project
 
 from {{ cookiecutter.package_name }}.contract import version_states
 from {{ cookiecutter.package_name }}.export.publish import publish_version
 from {{ cookiecutter.package_name }}.loadtest import locust_run  # the toolkit's, configured for this project
-from {{ cookiecutter.package_name }}.stack import embedded, processes
-from {{ cookiecutter.package_name }}.stack.project import Project
 
 from .. import helpers
 from ..helpers import copy_project, read_env, require_alertmanager, require_prometheus_tool

@@ -12,11 +12,12 @@ import yaml
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
+from tfserving_stack import compose, compose_file, mode
+from tfserving_stack.errors import StackError
+
+from {{ cookiecutter.package_name }} import settings
 from {{ cookiecutter.package_name }}.contract import READINESS_PROBE
-from {{ cookiecutter.package_name }}.errors import StackError
 from {{ cookiecutter.package_name }}.settings import PROJECT_ROOT, read_env_file
-from {{ cookiecutter.package_name }}.stack import compose, compose_file, mode
-from {{ cookiecutter.package_name }}.stack.project import Project
 
 from ..helpers import require_prometheus_tool
 
@@ -45,7 +46,7 @@ def test_docker_compose_config_accepts_the_file() -> None:
         mode.require_compose_plugin()
     except StackError:
         pytest.skip("docker compose plugin not installed: the schema test above validates the file")
-    project = Project.load(PROJECT_ROOT)
+    project = settings.project()
     for profile in ("cpu", "gpu", "loadtest"):
         result = compose.run_compose(project, "config", "--quiet", profiles=[profile], capture=True)
         assert result.returncode == 0, result.stderr

@@ -22,17 +22,17 @@ from embedded_tfserving.config import read_model_server_config
 from embedded_tfserving.flags import parse_flags
 from embedded_tfserving.manager import aspired
 from embedded_tfserving.validation import VersionLabelError, check_config
+from tfserving_stack.embedded import server_flags
 
+from {{ cookiecutter.package_name }} import settings
 from {{ cookiecutter.package_name }}.loadtest.scenarios.common import server_flags as scenario_flags
 from {{ cookiecutter.package_name }}.settings import PROJECT_ROOT
-from {{ cookiecutter.package_name }}.stack.embedded import server_flags
-from {{ cookiecutter.package_name }}.stack.project import Project
 
 README = PROJECT_ROOT / "compose" / "README.md"
 
 
 def compose_flags() -> Any:
-    return parse_flags(server_flags(Project.load(PROJECT_ROOT)))
+    return parse_flags(server_flags(settings.project()))
 
 
 def documented_labels() -> str:
@@ -43,7 +43,7 @@ def documented_labels() -> str:
 
 @pytest.mark.parametrize("user", ["make serve", "load-test scenarios"])
 def test_the_shipped_config_starts_tf_serving(user: str, tmp_path: Path) -> None:
-    flags = parse_flags(server_flags(Project.load(PROJECT_ROOT)) if user == "make serve"
+    flags = parse_flags(server_flags(settings.project()) if user == "make serve"
                         else scenario_flags(tmp_path, batching=True))
     config = read_model_server_config(Path(flags.model_config_file))
     # Raises as TF Serving refuses: a label (nothing is loaded yet), a relative base path, a name twice...

@@ -11,12 +11,13 @@ import pytest
 import yaml
 
 from embedded_tfserving.config import read_model_server_config
+from tfserving_stack import compose, compose_file, replicas
+from tfserving_stack.errors import StackError
+from tfserving_stack.project import Project
+from tfserving_stack.prometheus import local_config, target_map
 
-from {{ cookiecutter.package_name }}.errors import StackError
+from {{ cookiecutter.package_name }} import settings
 from {{ cookiecutter.package_name }}.settings import PROJECT_ROOT
-from {{ cookiecutter.package_name }}.stack import compose, compose_file, replicas
-from {{ cookiecutter.package_name }}.stack.project import Project
-from {{ cookiecutter.package_name }}.stack.prometheus import local_config, target_map
 
 from ..helpers import read_env
 
@@ -32,7 +33,7 @@ def test_replicas_above_one_turn_the_cpu_profile_into_the_replicas_profile(tmp_p
     assert compose.profiles(project(tmp_path, REPLICAS="1")) == ["cpu", "grafana"]
     assert compose.profiles(project(tmp_path, REPLICAS="3")) == ["replicas", "grafana"]
     # The replicas profile starts the replicas and the balancer in place of the one TF Serving.
-    services = compose_file.active_services(compose_file.load(Project.load(PROJECT_ROOT)), ["replicas"])
+    services = compose_file.active_services(compose_file.load(settings.project()), ["replicas"])
     assert {"tfserving-replica", "balancer"} <= set(services) and "tfserving" not in services
 
 
@@ -76,7 +77,7 @@ def test_prometheus_discovers_the_replicas_and_the_local_copy_scrapes_the_embedd
     shipped = yaml.safe_load((PROJECT_ROOT / "compose" / "prometheus.yml").read_text())
     (job,) = [j for j in shipped["scrape_configs"] if j["job_name"] == "tfserving"]
     assert job["dns_sd_configs"][0]["names"] == ["tfserving-replica"]
-    local_project = Project.load(PROJECT_ROOT)
+    local_project = settings.project()
     local = local_config(shipped, target_map(local_project))
     (local_job,) = [j for j in local["scrape_configs"] if j["job_name"] == "tfserving"]
     assert "dns_sd_configs" not in local_job

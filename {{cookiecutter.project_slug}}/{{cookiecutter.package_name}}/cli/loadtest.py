@@ -346,10 +346,11 @@ def rollout_command(to_version: int | None, image: str | None, users: int, proto
     """Replace the scale-out stack's replicas one by one under load (`REPLICAS=3 make serve`
     first): each new one AVAILABLE and taking traffic before an old one is drained and stopped; no
     request may fail."""
-    from ..loadtest.scenarios import common
-    from ..rollouts import rolling as rollout
+    from tfserving_stack import rolling
 
-    _finish(rollout.run(rollout.RolloutOptions(
+    from ..loadtest.scenarios import common
+
+    _finish(rolling.run(settings.project(), rolling.RolloutOptions(
         host=host.rstrip("/"), grpc_target=grpc_target, model_name=model_name, to_version=to_version, image=image,
         users=users, protocol=protocol, settle=settle, ready_timeout=ready_timeout, max_duration=max_duration, rows=rows,
         workers=workers or common.default_workers(), metrics_port=metrics_port, reports_dir=reports_dir,
@@ -370,12 +371,14 @@ def scale_command(counts: tuple[int, ...], rounds: int, level_seconds: float, us
                   grpc_target: str, model_name: str, rows: int, metrics_port: int, reports_dir: Path,
                   workers: int | None, fail_if: list[thresholds.Threshold]) -> None:
     """Throughput and latency at several replica counts of the scale-out stack, side by side in one run."""
-    from ..loadtest.scenarios import common, scale
-    from ..stack.replicas import MAX_REPLICAS
+    from tfserving_stack import scale
+    from tfserving_stack.replicas import MAX_REPLICAS
+
+    from ..loadtest.scenarios import common
 
     if max(counts) > MAX_REPLICAS:
         raise click.BadParameter(f"at most {MAX_REPLICAS} replicas (the balancer's slots)", param_hint="--counts")
-    _finish(scale.run(scale.ScaleOptions(
+    _finish(scale.run(settings.project(), scale.ScaleOptions(
         host=host.rstrip("/"), grpc_target=grpc_target, model_name=model_name, counts=counts, rounds=rounds,
         level_seconds=level_seconds, users=users, protocol=protocol, rows=rows,
         workers=workers or common.default_workers(), metrics_port=metrics_port, reports_dir=reports_dir,

@@ -3,10 +3,9 @@
 - `payloads`: the payload hook (request pools from the schema), the locustfile's default source;
 - `preflight`: the toolkit's checks plus this project's signature check;
 - `scenarios/`: the embedded servers (with the compose service's flags, on a copy of the newest
-  version) on which the toolkit's batching, swap and tune-batching run, and the scale-out
-  comparison on compose replicas; steady, capacity, the soak (on a plain embedded server of its
-  own, cli/loadtest.py) and the canary are the toolkit's too, and the rolling replacement is in
-  `<package>/rollouts/`;
+  version) on which the toolkit's batching, swap and tune-batching run; steady, capacity, the soak
+  and the canary are the toolkit's too, and the scale-out comparison and the rolling replacement
+  the stack's (tfserving-stack);
 - `naive_app`: the naive baseline server of the benchmark (the toolkit's bench, `make bench`).
 
 Importing this package configures the toolkit for this project: its runs use loadtests/locustfile.py

@@ -1,5 +1,4 @@
-"""The experiments on this project's own servers: the scale-out comparison (throughput at 1 and 3
-compose replicas), and `common` (a copy of the newest version, the embedded server with the compose
-service's flags) on which the toolkit's batching, swap and tune-batching run. Steady, capacity,
-batching, tune-batching and swap are the toolkit's (tfserving_loadtest.scenarios); canary and the
-rolling replacement are in rollouts/."""
+"""`common`: the model to serve on a copy and the embedded server with the compose service's flags,
+on which the toolkit's batching, swap and tune-batching run. The scenarios themselves are the
+toolkit's (tfserving_loadtest.scenarios); the scale-out comparison and the rolling replacement of
+compose replicas are the stack's (tfserving_stack.scale, tfserving_stack.rolling)."""

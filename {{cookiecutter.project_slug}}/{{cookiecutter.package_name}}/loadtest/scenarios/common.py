@@ -13,11 +13,10 @@ from pathlib import Path
 from embedded_tfserving.errors import StartupError
 from embedded_tfserving.process import ServerProcess
 from tfserving_loadtest import model_config
+from tfserving_stack.embedded import server_flags as compose_server_flags
 
 from ...errors import LoadTestError
-from ...settings import PROJECT_ROOT
-from ...stack.embedded import server_flags as compose_server_flags
-from ...stack.project import Project
+from ...settings import PROJECT_ROOT, project
 from ..preflight import newest_version
 
 
@@ -38,10 +37,10 @@ def server_flags(models_dir: Path, *, batching: bool, poll_seconds: int = 1,
                  batching_file: Path | None = None) -> list[str]:
     """The compose service's flags (models.config, monitoring, batching file), free ports, the
     given models folder, batching off or on (with `batching_file` in place of compose's)."""
-    project = Project.load(PROJECT_ROOT)
-    flags = compose_server_flags(project, grpc_port=0, rest_port=0, models_dir=models_dir,
+    flags = compose_server_flags(project(), grpc_port=0, rest_port=0, models_dir=models_dir,
                                  batching=batching, file_system_poll_seconds=poll_seconds)
-    config = own_model_config(project.compose_dir / "models.config", project.model_name, project.run_dir)
+    ours = project()
+    config = own_model_config(ours.compose_dir / "models.config", ours.model_name, ours.run_dir)
     if config is not None:
         flags = _replace_flag(flags, "--model_config_file", config)
     if batching_file is not None:

@@ -8,7 +8,7 @@ import csv
 import socket
 from dataclasses import dataclass
 
-from ..errors import StackError
+from .errors import StackError
 from .project import Project
 
 BACKENDS = ("rest", "grpc")  # compose/haproxy.cfg: one backend per API, the same replicas in both

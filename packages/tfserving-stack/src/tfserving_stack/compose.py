@@ -15,8 +15,8 @@ import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ..errors import StackError
 from . import compose_file, images, replicas
+from .errors import StackError
 from .mode import docker_client, require_compose_plugin
 from .ports import require_free
 from .project import Project, require_published_model

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from tfserving_loadtest import model_config
 
-from ..errors import StackError
+from .errors import StackError
 from .project import Project
 
 SERVICE = "tfserving-replica"

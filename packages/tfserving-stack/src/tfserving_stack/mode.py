@@ -7,7 +7,7 @@ import subprocess
 from contextlib import closing
 from typing import Any
 
-from ..errors import StackError
+from .errors import StackError
 
 MODES = ("compose", "embedded")
 

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
 from embedded_tfserving.process import ChildProcess
 from tfserving_loadtest.preflight import answers
 

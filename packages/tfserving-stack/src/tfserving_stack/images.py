@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import StackError
 from . import compose_file
+from .errors import StackError
 from .mode import docker_client
 from .project import Project
 

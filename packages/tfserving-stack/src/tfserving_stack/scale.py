@@ -14,16 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-
-from tfserving_loadtest import locust_run, plots, report, run_dirs
+from tfserving_loadtest import locust_run, plots, preflight, report, run_dirs
+from tfserving_loadtest.errors import LoadTestError
 from tfserving_loadtest.report import say
 
-from ...errors import LoadTestError
-from ...settings import PROJECT_ROOT
-from ...stack import rollout
-from ...stack.balancer import Balancer
-from ...stack.project import Project
-from .. import preflight
+from . import rollout
+from .balancer import Balancer
+from .project import Project
 
 COLUMNS = ("replicas", "round", "users", "requests", "failures", "rps", "p50_ms", "p99_ms", "host_cpu_percent",
            "generator_cpu_peak_percent")
@@ -46,8 +43,7 @@ class ScaleOptions:
     reports_dir: Path = Path("reports")
 
 
-def run(options: ScaleOptions) -> dict[str, Any]:
-    project = Project.load(PROJECT_ROOT)
+def run(project: Project, options: ScaleOptions) -> dict[str, Any]:
     serving = rollout.running(project)
     if not serving:
         raise LoadTestError("no replicas run: start the scale-out stack with `REPLICAS=3 make serve` (compose)")

@@ -18,11 +18,9 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import yaml
-
 from embedded_tfserving.process import ChildProcess
 from tfserving_loadtest.preflight import answers
 
-from ..settings import PROJECT_ROOT
 from .project import Project
 
 INSTALL_HINT = "apt-get install prometheus-alertmanager"
@@ -85,12 +83,10 @@ def alertmanager_process(binary: str, config: Path, data_dir: Path, port: int, l
 
 
 def receiver_process(project: Project, log: Path, *, detach: bool = False) -> ChildProcess:
-    """`python -m <package> alerts receive` on 127.0.0.1:$ALERT_WEBHOOK_PORT, not started yet."""
-    package = __name__.split(".")[0]
-    command = [sys.executable, "-m", package, "alerts", "receive", "--host", "127.0.0.1",
+    """`python -m tfserving_stack alerts receive` on 127.0.0.1:$ALERT_WEBHOOK_PORT, not started yet."""
+    command = [sys.executable, "-m", "tfserving_stack", "alerts", "receive", "--host", "127.0.0.1",
                "--port", str(project.port("ALERT_WEBHOOK_PORT")), "--out", str(notifications_file(project))]
-    # The package's own folder on PYTHONPATH: the project root may be a copy without the code.
-    return ChildProcess(command, log, cwd=project.root, python_path=[PROJECT_ROOT], detach=detach)
+    return ChildProcess(command, log, cwd=project.root, detach=detach)
 
 
 def is_ready(port: int) -> bool:

@@ -17,7 +17,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import psutil
-
 from embedded_tfserving.process import ChildProcess, stop_process
 
 

@@ -7,8 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import requests
-
-from ..contract import version_states
+from tfserving_loadtest.versions import states as version_states
 
 
 def model_versions(rest_url: str, model_name: str) -> str:

@@ -100,9 +100,8 @@ def make_server_cert(ca_pem: bytes, ca_key_pem: bytes, hosts: tuple[str, ...], d
 
 def ssl_config_text(cert_chain: bytes, key: bytes) -> str:
     """TF Serving's SSLConfig text proto (PEMs inline) for --ssl_config_file."""
-    from google.protobuf import text_format
-
     from embedded_tfserving.config import SSLConfig
+    from google.protobuf import text_format
 
     return text_format.MessageToString(SSLConfig(server_cert=cert_chain.decode(), server_key=key.decode()))
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from embedded_tfserving.metrics import LATENCY_BUCKETS
 
-from ..errors import StackError
+from .errors import StackError
 from .project import Project
 
 # The windows of the multi-window, multi-burn-rate alerts (Google SRE workbook, chapter 5).
@@ -119,7 +119,7 @@ def slo_rules(slo: Slo) -> str:
               f"the latency buckets around it ({bounds[0]:.6g} and {bounds[1]:.6g} µs),\n"
               "      # interpolated as histogram_quantile does")
     lines = [
-        "# Generated from .env (SLO_AVAILABILITY, SLO_P99_MS) by write_slo_rules (stack/slo_rules.py),",
+        "# Generated from .env (SLO_AVAILABILITY, SLO_P99_MS) by write_slo_rules (tfserving_stack.slo_rules),",
         "# which `make serve` runs: edit .env, not this file.",
         "groups:",
         "  - name: slo",

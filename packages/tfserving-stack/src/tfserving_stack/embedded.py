@@ -12,8 +12,8 @@ from typing import Any
 from embedded_tfserving.errors import StartupError
 from embedded_tfserving.process import ServerProcess
 
-from ..errors import StackError
 from . import alertmanager, compose_file, processes
+from .errors import StackError
 from .ports import require_free
 from .project import Project, require_published_model
 from .prometheus import is_ready, prometheus_binary, prometheus_process, write_local_config

@@ -14,17 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tfserving_loadtest import locust_run, plots, report, run_dirs
+from tfserving_loadtest import locust_run, plots, preflight, report, run_dirs
 from tfserving_loadtest.alongside import Driver, run_alongside
+from tfserving_loadtest.errors import LoadTestError
 from tfserving_loadtest.report import say
 from tfserving_loadtest.stats import percentile
 
-from ..errors import LoadTestError
-from ..loadtest import preflight
-from ..settings import PROJECT_ROOT
-from ..stack import images, replicas, rollout
-from ..stack.balancer import Balancer
-from ..stack.project import Project, require_published_model
+from . import images, replicas, rollout
+from .balancer import Balancer
+from .project import Project, require_published_model
 
 COLUMNS = ("old", "new", "started_s", "ready_s", "drained_s", "stopped_s", "exit_code", "requests", "failures",
            "p99_ms")
@@ -143,8 +141,7 @@ class Sampler(threading.Thread):
         return series
 
 
-def run(options: RolloutOptions) -> dict[str, Any]:
-    project = Project.load(PROJECT_ROOT)
+def run(project: Project, options: RolloutOptions) -> dict[str, Any]:
     old = rollout.running(project)
     if not old:
         raise LoadTestError("no replicas run: start the scale-out stack with `REPLICAS=3 make serve` (compose)")

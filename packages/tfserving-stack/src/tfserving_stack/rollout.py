@@ -10,12 +10,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..contract import AVAILABLE, STATUS_REQUEST, status_entries
-from ..errors import StackError
+from tfserving_loadtest.versions import AVAILABLE, status_entries
+
 from .compose import project_name, run_compose
+from .errors import StackError
 from .mode import docker_client
 from .project import Project
 from .replicas import PROFILE, SERVICE
+
+# A shell inside TF Serving's image asking its status API (the image has bash, neither curl nor
+# wget): bash's /dev/tcp, with ${MODEL_NAME} left for the caller (readiness probes carry it as it is).
+STATUS_REQUEST = r'exec 3<>/dev/tcp/127.0.0.1/8501 && printf "GET /v1/models/${MODEL_NAME} HTTP/1.0\r\n\r\n" >&3'
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ Alertmanager POSTs one notification per alert group to /alerts: a JSON object wh
 "firing" or "resolved" and whose `alerts` list holds each alert with its labels (alertname,
 severity, model_name), annotations (summary, description, dashboard), startsAt and endsAt. Each
 notification is appended as one line to run/alerts.jsonl, with the time it arrived
-(`received_at`); GET /alerts lists them all, oldest first. `python -m <package> alerts receive`
+(`received_at`); GET /alerts lists them all, oldest first. `tfserving-stack alerts receive`
 runs it, and `make serve` starts it next to Alertmanager.
 """
 
@@ -18,7 +18,7 @@ from typing import Any, TypeGuard
 
 from aiohttp import web
 
-from ..errors import StackError
+from .errors import StackError
 
 NOTIFICATIONS_FILE = web.AppKey("notifications_file", Path)
 # Alertmanager sends every alert of a group in one body; a few MB holds thousands of them.

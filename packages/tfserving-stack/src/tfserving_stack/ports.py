@@ -6,7 +6,7 @@ import socket
 
 import psutil
 
-from ..errors import StackError
+from .errors import StackError
 
 
 def port_owner(port: int) -> str | None:
