@@ -34,8 +34,13 @@ render: $(BUILD)/$(SLUG)/.rendered ## Render the template with its defaults into
 demo: render ## Render, then train, export, verify, serve, load-test and stop in the generated project
 	$(MAKE) -C $(BUILD)/$(SLUG) demo VENV=$(abspath $(VENV))
 
+# Two lanes (pytest-xdist): the tests that use the default ports (the demo, the labs, the site) run
+# one after another in one lane; every other test, the default rendering's suite the longest, runs
+# wherever a lane is free (tests/conftest.py). TEST_LANES=0 runs everything in this process.
+TEST_LANES ?= 2
+
 test: venv ## Run the template's tests (renders several variants, lints them and runs their suites)
-	$(PYTHON) -m pytest tests $(PYTEST_ARGS)
+	$(PYTHON) -m pytest tests $(if $(filter 0,$(TEST_LANES)),,-n $(TEST_LANES)) $(PYTEST_ARGS)
 
 lint: venv ## Check the repo's own Python (hooks, tests, packages/) with ruff and mypy (renderings: `make test`)
 	$(PYTHON) -m ruff check hooks tests local_extensions.py site_hooks.py

@@ -20,6 +20,27 @@ def rendered(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     return name, render(tmp_path_factory.mktemp(f"render-{name}"), VARIANTS[name])
 
 
+# Tests that must not run at the same time as each other: they use the default ports (8501, 9090...)
+# as a user's project does, and the site is built from the labs' figures.
+DEFAULT_PORTS_LANE = ("test_demo.py", "test_workshop.py", "test_workshop_site.py")
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """The lanes of `make test` (pytest-xdist, `-n 2`): the default-ports tests in one unit of work,
+    in order; the default rendering's whole suite, the longest test, in another; every other test a
+    unit of its own, run wherever a lane is free. (xdist's own `--dist loadgroup` marks do not reach
+    pytest 9's test ids, hence this scheduler.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Lanes(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            if nodeid.split("::")[0].rsplit("/", 1)[-1] in DEFAULT_PORTS_LANE:
+                return "default-ports"
+            return nodeid
+
+    return Lanes(config, log)
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     session.config.stash[_STARTED] = time.time()
 
