@@ -1,15 +1,14 @@
-"""The webhook receiver, and a real Alertmanager notifying it: what `make serve` starts next to
-Prometheus, checked without a model server or Prometheus (alerts are posted to Alertmanager's API
-as Prometheus posts them). The end-to-end path from the rules is tests/stack/test_alerts_end_to_end.py."""
+"""This project's Alertmanager config and a real Alertmanager notifying the webhook receiver: what
+`make serve` starts next to Prometheus, checked without a model server or Prometheus (alerts are
+posted to Alertmanager's API as Prometheus posts them). The receiver itself is tested in the stack
+package's suite; the end-to-end path from the rules is tests/stack/test_alerts_end_to_end.py."""
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
@@ -22,68 +21,6 @@ from tfserving_stack.project import Project
 
 from ..helpers import require_alertmanager
 from .test_stack_commands import cli
-
-# Alertmanager's webhook body (version 4), as it sends one for a firing alert.
-FIRING_ALERT = {"status": "firing", "labels": {"alertname": "ModelServerDown", "severity": "page"},
-                "annotations": {"summary": "the model server is down"}, "startsAt": "2026-11-25T10:00:00Z",
-                "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "http://127.0.0.1:9090/graph",
-                "fingerprint": "5f1c1fd8b4c1d2a3"}
-NOTIFICATION: dict[str, Any] = {
-    "version": "4", "groupKey": '{}:{alertname="ModelServerDown"}', "truncatedAlerts": 0, "status": "firing",
-    "receiver": "webhook", "groupLabels": {"alertname": "ModelServerDown"},
-    "commonLabels": {"alertname": "ModelServerDown", "severity": "page"},
-    "commonAnnotations": {"summary": "the model server is down"}, "externalURL": "http://127.0.0.1:9093",
-    "alerts": [FIRING_ALERT],
-}
-
-
-@pytest.fixture
-def receiver(make_project):
-    """The receiver as `serve` starts it (`alerts receive`, a child process) in a scratch project."""
-    project = Project.load(make_project())
-    child = alertmanager.receiver_process(project, project.root / "receiver.log")
-    port = project.port("ALERT_WEBHOOK_PORT")
-    child.spawn()
-    try:
-        child.wait_until(lambda: alertmanager.receiver_is_ready(port), 60, "the alert receiver")
-        yield project, f"http://127.0.0.1:{port}/alerts"
-    finally:
-        child.stop(timeout=10)
-
-
-def test_the_receiver_appends_each_notification_and_lists_them(receiver) -> None:
-    project, url = receiver
-    assert requests.get(url, timeout=5).json() == []
-    reply = requests.post(url, json=NOTIFICATION, timeout=5)
-    assert reply.status_code == 200, reply.text
-    resolved = {**NOTIFICATION, "status": "resolved",
-                "alerts": [{**FIRING_ALERT, "status": "resolved", "endsAt": "2026-11-25T10:05:00Z"}]}
-    assert requests.post(url, json=resolved, timeout=5).ok
-
-    listed = requests.get(url, timeout=5).json()
-    assert [n["status"] for n in listed] == ["firing", "resolved"]
-    assert listed[0]["alerts"] == NOTIFICATION["alerts"] and listed[0]["groupKey"] == NOTIFICATION["groupKey"]
-    assert all(datetime.fromisoformat(n["received_at"]).tzinfo is not None for n in listed)
-    lines = alertmanager.notifications_file(project).read_text().splitlines()
-    assert [json.loads(line) for line in lines] == listed
-
-
-@pytest.mark.parametrize("body", [b"not json", b"[]", json.dumps({"status": "firing"}).encode(),
-                                  json.dumps({**NOTIFICATION, "status": "pending"}).encode()])
-def test_the_receiver_refuses_what_is_not_a_notification(receiver, body: bytes) -> None:
-    project, url = receiver
-    reply = requests.post(url, data=body, headers={"Content-Type": "application/json"}, timeout=5)
-    assert reply.status_code == 400
-    assert "expected an Alertmanager webhook notification" in reply.json()["error"]
-    assert alertmanager.notifications_file(project).read_text() == ""
-
-
-def test_a_line_cut_short_is_skipped(tmp_path: Path) -> None:
-    """A receiver killed while writing leaves half a line: the notifications before it still read."""
-    path = tmp_path / "alerts.jsonl"
-    path.write_text(json.dumps(NOTIFICATION) + "\n" + json.dumps(NOTIFICATION)[:40])
-    assert read_notifications(path) == [NOTIFICATION]
-    assert read_notifications(tmp_path / "missing.jsonl") == []
 
 
 def test_the_local_config_points_alertmanager_at_the_local_receiver(make_project) -> None:
