@@ -139,3 +139,30 @@ def test_a_published_copy_is_the_next_number_and_staging_folders_are_not_version
     assert sorted(versions.published(base)) == [7, 8]
     with pytest.raises(LoadTestError, match="no published version of model 'empty'"):
         versions.newest(tmp_path / "empty")
+
+
+def test_a_workers_request_log_holds_what_it_reported(tmp_path):
+    """A request that ends after a worker's last report to the master is in no count of the run:
+    the worker's request log leaves it out, so the log and the run's report agree. (In a process of
+    its own: importing Locust monkey-patches the standard library.)"""
+    import csv
+
+    script = f"""
+from types import SimpleNamespace
+from tfserving_loadtest import hooks
+
+hooks._local_observations = False  # as in a worker
+hooks.on_request("grpc", 5.0)
+hooks.on_request("POST", 7.0, exception=RuntimeError("503"))
+report = {{}}
+hooks.ship_observations("worker-1", report)
+hooks.on_request("grpc", 6.0)  # ends after the last report
+assert len(report["loadtest_observations"]) == 2, report
+options = SimpleNamespace(request_log={str(tmp_path / "requests")!r}, run_info="")
+hooks.write_files(SimpleNamespace(parsed_options=options, runner=None))
+"""
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
+    (written,) = tmp_path.glob("requests-*.csv")
+    with written.open() as file:
+        rows = list(csv.reader(file))
+    assert [row[1:3] for row in rows[1:]] == [["5.0", "1"], ["7.0", "0"]]

@@ -14,4 +14,4 @@
   percentile definition every report uses.
 """
 
-__version__ = "0.2.0"
+__version__ = "0.2.1"

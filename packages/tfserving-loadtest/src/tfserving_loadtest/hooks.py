@@ -152,7 +152,11 @@ def _build_pools(environment: Any) -> None:
 _local_observations = True  # False in workers: they ship observations to the master instead
 _buffer: list[tuple[str, bool, float, str]] = []
 _worker_requests: dict[str, int] = {}  # in a master: requests each worker reported
-_request_log: list[Request] = []
+_request_log: list[Request] = []  # the requests the run's counts include
+# A worker's requests since its last report to the master. They join the log with that report: one
+# that ends after the last report is in no count of the run (the master never hears of it), so it is
+# left out, and the log holds exactly the requests the report counts.
+_unreported: list[Request] = []
 
 
 def _protocol(request_type: str) -> str:
@@ -195,13 +199,16 @@ def on_request(request_type: str, response_time: float, exception: Any = None,
         metrics.observe(protocol, ok, response_time / 1000, route)
     else:
         _buffer.append((protocol, ok, response_time / 1000, route))
-    _request_log.append((time.time(), response_time, int(ok), (context or {}).get("version")))
+    entry = (time.time(), response_time, int(ok), (context or {}).get("version"))
+    (_request_log if _local_observations else _unreported).append(entry)
 
 
 @events.report_to_master.add_listener
 def ship_observations(client_id: str, data: dict, **_: Any) -> None:
     data["loadtest_observations"] = list(_buffer)
     _buffer.clear()
+    _request_log.extend(_unreported)
+    _unreported.clear()
 
 
 @events.worker_report.add_listener
