@@ -95,8 +95,9 @@ def test_due_times_never_taken_before_the_end_are_unsent():
 
 
 def test_workers_tallies_merge():
-    merged = Tally.merge([Tally(10, 2, 1, 0, 12.5).as_dict(), Tally(5, 1, 1, 3, 40.0).as_dict()])
+    merged = Tally.merge([Tally(10, 2, 1, 0, 12.5, answered=9).as_dict(), Tally(5, 1, 1, 3, 40.0, answered=5).as_dict()])
     assert (merged.sent, merged.late, merged.late_no_free_user, merged.unsent, merged.max_lag_ms) == (15, 3, 2, 3, 40.0)
+    assert merged.answered == 14
 
 
 def test_a_rate_not_kept_says_why():

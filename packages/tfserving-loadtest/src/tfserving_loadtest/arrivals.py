@@ -111,6 +111,9 @@ class Tally:
     late_no_free_user: int = 0  # of those: every user was busy at the due time
     unsent: int = 0  # due before the run ended, never sent
     max_lag_ms: float = 0.0
+    # Of the sends, requests that ended (answered or failed) while the run lasted: the ones Locust
+    # counts. The rest were still in flight when the run stopped its users.
+    answered: int = 0
 
     def record(self, due: float, taken: float, started: float, late_after: float = LATE_AFTER_S) -> None:
         """A send: its due time, when a free user took it and when it went out (one clock)."""

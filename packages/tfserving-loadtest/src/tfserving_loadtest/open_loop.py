@@ -87,6 +87,14 @@ def _on_stop(**_: Any) -> None:
         _tally.unsent += _schedule.skip_until(time.perf_counter())
 
 
+@events.request.add_listener
+def _on_request(**_: Any) -> None:
+    # Counted in the same event as Locust's statistics, and shipped in the same report: a request
+    # still in flight when the run stops its users is in `sent` and in neither of these.
+    if enabled(_environment.parsed_options if _environment else None):
+        _tally.answered += 1
+
+
 @events.report_to_master.add_listener
 def _ship(data: dict, **_: Any) -> None:
     data["loadtest_arrivals"] = _tally.as_dict()
