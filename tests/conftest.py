@@ -26,8 +26,8 @@ DEFAULT_PORTS_LANE = ("test_demo.py", "test_workshop.py", "test_workshop_site.py
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """The lanes of `make test` (pytest-xdist, `-n 2`): the default-ports tests in one unit of work,
-    in order; the default rendering's whole suite, the longest test, in another; every other test a
+    """The lanes of `make test` (pytest-xdist, `-n 2`): the default-ports tests are one unit of work,
+    run in order in one lane; every other test (the default rendering's whole suite the longest) is a
     unit of its own, run wherever a lane is free. (xdist's own `--dist loadgroup` marks do not reach
     pytest 9's test ids, hence this scheduler.)"""
     from xdist.scheduler import LoadScopeScheduling

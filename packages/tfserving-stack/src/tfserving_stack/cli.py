@@ -21,7 +21,9 @@ from .errors import StackError
 if TYPE_CHECKING:
     from .project import Project
 
+# Where the running command finds its project (click context meta): the host's loader, or --project-dir.
 _PROJECT = "tfserving_stack.project"
+_PROJECT_DIR = "tfserving_stack.dir"
 
 
 def use_project(ctx: click.Context, load: Callable[[], Project]) -> None:
@@ -35,7 +37,7 @@ def current_project() -> Project:
     from .project import Project
 
     load = ctx.meta.get(_PROJECT)
-    return load() if load is not None else Project.load(Path(ctx.meta.get("tfserving_stack.dir", ".")))
+    return load() if load is not None else Project.load(Path(ctx.meta.get(_PROJECT_DIR, ".")))
 
 
 class _Group(click.Group):
@@ -53,7 +55,8 @@ class _Group(click.Group):
 @click.pass_context
 def main(ctx: click.Context, project_dir: Path) -> None:
     """Run a TF Serving project's stack, with Docker or without."""
-    ctx.meta["tfserving_stack.dir"] = project_dir
+    ctx.meta[_PROJECT_DIR] = project_dir
+
 
 mode_option = click.option(
     "--mode", envvar="SERVE_MODE", type=click.Choice(["compose", "embedded"]), default=None,

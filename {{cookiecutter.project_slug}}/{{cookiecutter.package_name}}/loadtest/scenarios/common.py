@@ -37,9 +37,9 @@ def server_flags(models_dir: Path, *, batching: bool, poll_seconds: int = 1,
                  batching_file: Path | None = None) -> list[str]:
     """The compose service's flags (models.config, monitoring, batching file), free ports, the
     given models folder, batching off or on (with `batching_file` in place of compose's)."""
-    flags = compose_server_flags(project(), grpc_port=0, rest_port=0, models_dir=models_dir,
-                                 batching=batching, file_system_poll_seconds=poll_seconds)
     ours = project()
+    flags = compose_server_flags(ours, grpc_port=0, rest_port=0, models_dir=models_dir,
+                                 batching=batching, file_system_poll_seconds=poll_seconds)
     config = own_model_config(ours.compose_dir / "models.config", ours.model_name, ours.run_dir)
     if config is not None:
         flags = _replace_flag(flags, "--model_config_file", config)
